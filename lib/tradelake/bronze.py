@@ -1,0 +1,235 @@
+"""Landing zone -> bronze: each source-day stored as read.
+
+Every field is kept as a string, an unparseable line is kept with its raw text in `_corrupt_record`,
+and columns not in the contract are kept in `_extra_fields` (schema drift is reported, never fatal).
+
+Idempotence is per file: a file already in bronze for its ingest_date is not read again, so re-running
+a day adds nothing. A landing file whose size changed after it was ingested is an error (landing files
+are immutable by contract). Bronze appends are atomic Delta commits, so a crash leaves either all of a
+run's new files in bronze or none of them.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from tradelake import fs, tables
+from tradelake.config import Settings
+from tradelake.contracts import Source
+
+log = logging.getLogger(__name__)
+CORRUPT = "_corrupt_record"
+_SEP = "\u001f"
+
+
+class LandingFileChanged(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    source: str
+    first: dt.date
+    last: dt.date
+    files_found: int
+    files_new: int
+    records_new: int
+
+
+def landing_dir(settings: Settings, source: str, ingest_date: dt.date) -> str:
+    return f"{settings.landing_root.rstrip('/')}/{source}/ingest_date={ingest_date.isoformat()}"
+
+
+# -------------------------------------------------------------------------------------------------
+# Reading (edges)
+# -------------------------------------------------------------------------------------------------
+def read_landing_files(spark: SparkSession, src: Source, paths: list[str]) -> DataFrame:
+    """Landing files of one source as bronze-shaped rows (contract fields as strings + raw columns)."""
+    if src.format == "csv":
+        by_header: dict[str, list[str]] = defaultdict(list)
+        for p in paths:
+            by_header[fs.read_first_line(spark, p)].append(p)
+        frames = [_read_csv(spark, src, header, ps) for header, ps in sorted(by_header.items())]
+    elif src.format == "jsonl":
+        frames = [_read_jsonl(spark, src, paths)]
+    else:
+        raise ValueError(f"{src.name}: unknown format {src.format}")
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.unionByName(f)
+    return out
+
+
+def _read_csv(spark: SparkSession, src: Source, header_line: str, paths: list[str]) -> DataFrame:
+    header = next(csv.reader(io.StringIO(header_line)), [])
+    header = [h.strip() for h in header]
+    if len(set(header)) != len(header):
+        raise ValueError(f"{src.name}: duplicate column names in the header of {paths[0]}: {header}")
+    # The schema is this file's own header, so Spark's header check agrees with it.
+    schema = T.StructType([T.StructField(h, T.StringType()) for h in header] + [T.StructField(CORRUPT, T.StringType())])
+    df = (
+        spark.read.schema(schema)
+        .option("header", True)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT)
+        .csv(paths)
+    )
+
+    def column(name: str) -> Column:
+        return F.col("`" + name.replace("`", "``") + "`")
+
+    fields = [
+        (column(f.name) if f.name in header else F.lit(None).cast("string")).alias(f.name) for f in src.fields
+    ]
+    extra = [h for h in header if h not in set(src.field_names)]
+    extras = (
+        F.create_map(*[x for h in extra for x in (F.lit(h), column(h))])
+        if extra
+        else F.lit(None).cast(T.MapType(T.StringType(), T.StringType()))
+    )
+    return df.select(
+        *fields,
+        extras.alias("_extra_fields"),
+        F.col(CORRUPT),
+        F.col("_metadata.file_path").alias("_source_file"),
+        F.col("_metadata.file_size").alias("_source_file_size"),
+    )
+
+
+def _read_jsonl(spark: SparkSession, src: Source, paths: list[str]) -> DataFrame:
+    schema = T.StructType(
+        [T.StructField(f.name, T.StringType()) for f in src.fields] + [T.StructField(CORRUPT, T.StringType())]
+    )
+    lines = spark.read.text(paths).select(
+        "value",
+        F.col("_metadata.file_path").alias("_source_file"),
+        F.col("_metadata.file_size").alias("_source_file_size"),
+    )
+    # Blank lines separate nothing in JSON Lines and carry no record.
+    lines = lines.where(F.trim("value") != "")
+    parsed = F.from_json("value", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT})
+    as_map = F.from_json("value", T.MapType(T.StringType(), T.StringType()))
+    known = F.array(*[F.lit(n) for n in src.field_names])
+    df = lines.select("value", "_source_file", "_source_file_size", parsed.alias("j"), as_map.alias("m"))
+    extras = F.map_filter("m", lambda k, v: ~F.array_contains(known, k))
+    # Valid JSON that is not an object (e.g. a bare array) parses to null: as malformed as broken JSON.
+    corrupt = F.when(F.col("j").isNull() | F.col(f"j.{CORRUPT}").isNotNull(), F.col("value"))
+    return df.select(
+        *[F.when(corrupt.isNull(), F.col(f"j.{f.name}")).alias(f.name) for f in src.fields],
+        F.when(F.size(extras) > 0, extras).alias("_extra_fields"),
+        corrupt.alias(CORRUPT),
+        "_source_file",
+        "_source_file_size",
+    )
+
+
+# -------------------------------------------------------------------------------------------------
+# Pure transforms
+# -------------------------------------------------------------------------------------------------
+def raw_content(src: Source) -> Column:
+    """The record's whole content as read: its raw line if unparseable, else its fields and extras."""
+    fields = F.to_json(F.struct(*[F.col(n) for n in src.field_names], F.col("_extra_fields")))
+    return F.coalesce(F.col(CORRUPT), fields)
+
+
+def with_record_id(src: Source):
+    """Deterministic record ids: the same file always gives the same ids, whatever the partitioning.
+
+    Identical lines in one file are told apart by their occurrence number (they are interchangeable,
+    so which one gets which number does not matter)."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        content = F.sha2(raw_content(src), 256)
+        w = Window.partitionBy("_source_file", "_content").orderBy("_content")
+        return (
+            df.withColumn("_content", content)
+            .withColumn("_occurrence", F.row_number().over(w))
+            .withColumn(
+                "_record_id",
+                F.sha2(F.concat_ws(_SEP, "_source_file", "_content", F.col("_occurrence").cast("string")), 256),
+            )
+            .drop("_content", "_occurrence")
+        )
+
+    return transform
+
+
+INGEST_DATE_IN_PATH = r"/ingest_date=([0-9]{4}-[0-9]{2}-[0-9]{2})/"
+
+
+def with_ingest_metadata(run_id: str):
+    """Run id, time, and the ingest date of the landing folder the record was read from."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        return df.select(
+            "*",
+            F.lit(run_id).alias("_run_id"),
+            F.current_timestamp().alias("_ingested_at"),
+            F.to_date(F.regexp_extract("_source_file", INGEST_DATE_IN_PATH, 1)).alias("_ingest_date"),
+        )
+
+    return transform
+
+
+def file_report(df: DataFrame) -> DataFrame:
+    """Per landing file: records, malformed lines and extra (drifted) columns."""
+    return df.groupBy("_ingest_date", "_source_file", "_source_file_size").agg(
+        F.count(F.lit(1)).alias("records"),
+        F.sum(F.col(CORRUPT).isNotNull().cast("long")).alias("malformed"),
+        F.array_sort(F.array_distinct(F.flatten(F.collect_list(F.coalesce(F.map_keys("_extra_fields"), F.array().cast("array<string>")))))).alias("extra_columns"),
+    )
+
+
+# -------------------------------------------------------------------------------------------------
+# The job step
+# -------------------------------------------------------------------------------------------------
+def ingest_source(
+    spark: SparkSession, settings: Settings, src: Source, first: dt.date, last: dt.date, run_id: str
+) -> IngestResult:
+    """Append the landing files of a range of days not yet in bronze, in one Delta commit."""
+    table = tables.bronze(src.name)
+    tables.ensure_table(spark, settings, table)
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    found = [f for d in days for f in fs.list_files(spark, landing_dir(settings, src.name, d))]
+    already = {
+        r["_source_file"]: r["_source_file_size"]
+        for r in tables.read(spark, settings, table)
+        .where(F.col("_ingest_date").between(F.lit(first), F.lit(last)))
+        .select("_source_file", "_source_file_size")
+        .distinct()
+        .collect()  # one row per landing file of the range: small by construction
+    }
+    changed = [f.path for f in found if f.path in already and already[f.path] != f.size]
+    if changed:
+        raise LandingFileChanged(
+            f"{src.name}: landing files changed after they were ingested: {changed}. "
+            "Landing files are immutable; deliver corrections as new files."
+        )
+    new = [f.path for f in found if f.path not in already]
+    records = 0
+    if new:
+        rows = (
+            read_landing_files(spark, src, new)
+            .transform(with_record_id(src))
+            .transform(with_ingest_metadata(run_id))
+            .transform(lambda d: tables.conform(d, table))
+        )
+        rows.write.format("delta").mode("append").save(table.path(settings))
+        records = _last_commit_rows(spark, table.path(settings))
+    log.info("bronze %s %s..%s: %d files found, %d new, %d records", src.name, first, last, len(found), len(new), records)
+    return IngestResult(src.name, first, last, len(found), len(new), records)
+
+
+def _last_commit_rows(spark: SparkSession, path: str) -> int:
+    from delta.tables import DeltaTable
+
+    metrics = DeltaTable.forPath(spark, path).history(1).select("operationMetrics").first()[0] or {}
+    return int(metrics.get("numOutputRows", 0))

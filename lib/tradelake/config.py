@@ -1,0 +1,277 @@
+"""Layered, validated configuration.
+
+Layers, each overriding the one before:
+  1. conf/base.yaml
+  2. conf/<env>.yaml            (local, test, cluster)
+  3. environment variables       TRADELAKE__<SECTION>__<KEY>=value   (value parsed as a YAML scalar)
+  4. CLI flags                   --set section.key=value
+
+Every layer is validated against the dataclasses below as it is applied: an unknown key or a value of the
+wrong type is an error naming the key and the layer (file, variable or flag) it came from. After merging,
+a required value (no default here, not set by any layer) is an error naming the key and the files read.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+ENVIRONMENTS = ("local", "test", "cluster")
+ENV_PREFIX = "TRADELAKE__"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the key and the layer it came from in the message."""
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str
+    app_name: str = "tradelake"
+    shuffle_partitions: int = 8
+    driver_memory: str = "4g"
+    ui_enabled: bool = False
+    log_level: str = "WARN"
+    # Any further Spark setting, passed through as is (e.g. spark.executor.memory).
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    # Relative paths are resolved against the project root (the folder holding conf/).
+    lakehouse: str = "lakehouse"
+    landing: str = "lakehouse/landing"
+    # Delta jars are resolved from Maven Central once into this cache (outside git).
+    jars_cache: str = "~/.cache/tradelake/jars"
+
+
+@dataclass(frozen=True)
+class PiiSettings:
+    key_env_var: str = "TRADELAKE_PII_KEY"
+    # A fixed, documented, NOT secret key: allowed only where allow_default_key is true (local, test).
+    allow_default_key: bool = False
+    default_key: str = "tradelake-local-dev-key-not-a-secret"
+
+
+@dataclass(frozen=True)
+class SilverSettings:
+    # Orphans are re-tried on every run for this many days after they arrived; older ones stay quarantined.
+    orphan_retry_days: int = 30
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    seed: int = 42
+    start_date: dt.date = dt.date(2026, 1, 1)
+    days: int = 30
+    transactions: int = 30_000
+    suppliers: int = 200
+    buyers: int = 2_000
+    # Share of records of each kind of defect (see tradelake.generate.defects for what each one is).
+    defect_rates: dict[str, float] = field(default_factory=dict)
+    # Source-days that get an unknown extra column (schema drift), as a share of source-days.
+    schema_drift_rate: float = 0.05
+    # Rows per output file: above it a source-day is split into several files.
+    max_rows_per_file: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    spark: SparkSettings
+    paths: PathSettings = field(default_factory=PathSettings)
+    pii: PiiSettings = field(default_factory=PiiSettings)
+    silver: SilverSettings = field(default_factory=SilverSettings)
+    generator: GeneratorSettings = field(default_factory=GeneratorSettings)
+
+    # -- derived locations -------------------------------------------------------------------
+    def resolve(self, path: str) -> str:
+        """An absolute path or URI for a configured location."""
+        if "://" in path:
+            return path
+        p = Path(os.path.expanduser(path))
+        return str(p if p.is_absolute() else PROJECT_ROOT / p)
+
+    @property
+    def lakehouse_root(self) -> str:
+        return self.resolve(self.paths.lakehouse)
+
+    @property
+    def landing_root(self) -> str:
+        return self.resolve(self.paths.landing)
+
+    @property
+    def jars_cache(self) -> str:
+        return self.resolve(self.paths.jars_cache)
+
+    def table_path(self, layer: str, table: str) -> str:
+        return f"{self.lakehouse_root.rstrip('/')}/{layer}/{table}"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading
+# ------------------------------------------------------------------------------------------------
+def default_conf_dir() -> Path:
+    return Path(os.environ.get("TRADELAKE_CONF_DIR", PROJECT_ROOT / "conf"))
+
+
+def load_settings(
+    env: str | None = None,
+    overrides: list[str] | None = None,
+    conf_dir: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load base -> env file -> environment variables -> CLI overrides, validating each layer."""
+    environ = os.environ if environ is None else environ
+    env = env or environ.get("TRADELAKE_ENV") or "local"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"unknown environment {env!r}: choose one of {', '.join(ENVIRONMENTS)}")
+    conf_dir = Path(conf_dir) if conf_dir else default_conf_dir()
+
+    merged: dict[str, Any] = {}
+    files_read = []
+    for name in ("base", env):
+        path = conf_dir / f"{name}.yaml"
+        if not path.exists():
+            raise ConfigError(f"configuration file {path} is missing")
+        with open(path) as fh:
+            try:
+                data = yaml.safe_load(fh) or {}
+            except yaml.YAMLError as e:
+                raise ConfigError(f"{path}: not valid YAML: {e}") from e
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        _merge_layer(merged, data, Settings, source=str(path), prefix="")
+        files_read.append(str(path))
+
+    env_layer: dict[str, Any] = {}
+    for var, raw in sorted(environ.items()):
+        if not var.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in var[len(ENV_PREFIX):].split("__") if p]
+        if not parts:
+            continue
+        _merge_layer(merged, _nest(parts, _parse_scalar(raw)), Settings, source=f"environment variable {var}", prefix="")
+
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        key, raw = item.split("=", 1)
+        parts = [p for p in key.strip().split(".") if p]
+        _merge_layer(merged, _nest(parts, _parse_scalar(raw)), Settings, source=f"--set {key}", prefix="")
+
+    merged["env"] = env
+    return _build(Settings, merged, files_read, prefix="")
+
+
+def _parse_scalar(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def _nest(parts: list[str], value: Any) -> dict[str, Any]:
+    out: Any = value
+    for p in reversed(parts):
+        out = {p: out}
+    return out
+
+
+def _fields(cls: type) -> dict[str, tuple[Any, dataclasses.Field]]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: (hints[f.name], f) for f in dataclasses.fields(cls)}
+
+
+def _merge_layer(target: dict, layer: Mapping, cls: type, source: str, prefix: str) -> None:
+    fields = _fields(cls)
+    for key, value in layer.items():
+        dotted = f"{prefix}{key}"
+        if key not in fields or key == "env":
+            known = ", ".join(k for k in fields if k != "env")
+            raise ConfigError(f"{source}: unknown key '{dotted}' (known here: {known})")
+        ftype, _ = fields[key]
+        if dataclasses.is_dataclass(ftype):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{source}: '{dotted}' must be a mapping, got {type(value).__name__}")
+            _merge_layer(target.setdefault(key, {}), value, ftype, source, prefix=f"{dotted}.")
+        else:
+            checked = _check_type(value, ftype, dotted, source)
+            if isinstance(checked, dict) and isinstance(target.get(key), dict):
+                target[key] = {**target[key], **checked}  # maps merge key by key across layers
+            else:
+                target[key] = checked
+
+
+def _check_type(value: Any, ftype: Any, dotted: str, source: str) -> Any:
+    origin = typing.get_origin(ftype)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(ftype) if a is not type(None)]
+        if value is None:
+            return None
+        return _check_type(value, args[0], dotted, source)
+
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{source}: '{dotted}' must be {expected}, got {value!r} ({type(value).__name__})")
+
+    if ftype is bool:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if ftype is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if ftype is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        return float(value)
+    if ftype is str:
+        if isinstance(value, (dict, list)) or value is None:
+            raise bad("a string")
+        return str(value)
+    if ftype is dt.date:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise bad("a date (YYYY-MM-DD)") from None
+    if origin is dict:
+        kt, vt = typing.get_args(ftype)
+        if not isinstance(value, Mapping):
+            raise bad("a mapping")
+        return {str(k): _check_type(v, vt, f"{dotted}.{k}", source) for k, v in value.items()}
+    if origin is list:
+        (it,) = typing.get_args(ftype)
+        if not isinstance(value, list):
+            raise bad("a list")
+        return [_check_type(v, it, f"{dotted}[{i}]", source) for i, v in enumerate(value)]
+    raise TypeError(f"unsupported config type {ftype} for {dotted}")  # a bug in the schema, not the user's
+
+
+def _build(cls: type, data: Mapping, files_read: list[str], prefix: str) -> Any:
+    kwargs = {}
+    for name, (ftype, f) in _fields(cls).items():
+        dotted = f"{prefix}{name}"
+        if dataclasses.is_dataclass(ftype):
+            kwargs[name] = _build(ftype, data.get(name, {}), files_read, f"{dotted}.")
+        elif name in data and data[name] is not None:
+            kwargs[name] = data[name]
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(
+                f"required value '{dotted}' is not set (read: {', '.join(files_read)}; "
+                f"set it there, or with {ENV_PREFIX}{dotted.upper().replace('.', '__')}, or --set {dotted}=...)"
+            )
+    return cls(**kwargs)
