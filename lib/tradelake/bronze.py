@@ -105,9 +105,8 @@ def _read_csv(spark: SparkSession, src: Source, header_line: str, paths: list[st
 
 
 def _read_jsonl(spark: SparkSession, src: Source, paths: list[str]) -> DataFrame:
-    schema = T.StructType(
-        [T.StructField(f.name, T.StringType()) for f in src.fields] + [T.StructField(CORRUPT, T.StringType())]
-    )
+    # Parsed as VARIANT: numbers keep their exact decimal value (from_json into a string goes through a
+    # double and turns 12345678.90 into 1.23456789E7), and unknown keys are kept.
     lines = spark.read.text(paths).select(
         "value",
         F.col("_metadata.file_path").alias("_source_file"),
@@ -115,15 +114,14 @@ def _read_jsonl(spark: SparkSession, src: Source, paths: list[str]) -> DataFrame
     )
     # Blank lines separate nothing in JSON Lines and carry no record.
     lines = lines.where(F.trim("value") != "")
-    parsed = F.from_json("value", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT})
-    as_map = F.from_json("value", T.MapType(T.StringType(), T.StringType()))
+    obj = F.expr("try_variant_get(try_parse_json(value), '$', 'map<string,string>')")
+    df = lines.select("value", "_source_file", "_source_file_size", obj.alias("m"))
     known = F.array(*[F.lit(n) for n in src.field_names])
-    df = lines.select("value", "_source_file", "_source_file_size", parsed.alias("j"), as_map.alias("m"))
     extras = F.map_filter("m", lambda k, v: ~F.array_contains(known, k))
-    # Valid JSON that is not an object (e.g. a bare array) parses to null: as malformed as broken JSON.
-    corrupt = F.when(F.col("j").isNull() | F.col(f"j.{CORRUPT}").isNotNull(), F.col("value"))
+    # Invalid JSON, and valid JSON that is not an object (a bare array or string), cannot be a record.
+    corrupt = F.when(F.col("m").isNull(), F.col("value"))
     return df.select(
-        *[F.when(corrupt.isNull(), F.col(f"j.{f.name}")).alias(f.name) for f in src.fields],
+        *[F.col("m")[f.name].alias(f.name) for f in src.fields],
         F.when(F.size(extras) > 0, extras).alias("_extra_fields"),
         corrupt.alias(CORRUPT),
         "_source_file",

@@ -67,3 +67,32 @@ def delete(spark: SparkSession, path: str, recursive: bool = True) -> None:
     fs, p = _fs(spark, path)
     if fs.exists(p):
         fs.delete(p, recursive)
+
+
+def mkdirs(spark: SparkSession, path: str) -> None:
+    fs, p = _fs(spark, path)
+    fs.mkdirs(p)
+
+
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    fs, p = _fs(spark, path)
+    out = fs.create(p, True)
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+
+
+def read_text(spark: SparkSession, path: str) -> str | None:
+    jvm = spark.sparkContext._jvm
+    fs, p = _fs(spark, path)
+    if not fs.exists(p):
+        return None
+    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(fs.open(p), "UTF-8"))
+    try:
+        lines = []
+        while (line := reader.readLine()) is not None:
+            lines.append(line)
+    finally:
+        reader.close()
+    return "\n".join(lines)

@@ -1,0 +1,144 @@
+"""The `tradelake` command.
+
+    tradelake setup-jars                          resolve the Delta jars into the local cache (once)
+    tradelake jars                                print the cached jar paths (for spark-submit --jars)
+    tradelake config                              print the effective configuration
+    tradelake generate [--force]                  write the synthetic landing zone (+ manifest)
+    tradelake run ingest|silver --date D          one job for one day
+    tradelake run ingest|silver --from D1 --to D2 one job over a range of days, in one pass
+    tradelake run all --from D1 --to D2           every job over the range, in one Spark application
+    tradelake summary                             tables, row counts, quarantine by reason
+    tradelake demo                                generate + run all + summary on the local defaults
+
+Common options: --env local|test|cluster, --set section.key=value (repeatable), --conf-dir DIR.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import logging
+import sys
+import time
+
+from tradelake.config import ConfigError, Settings, load_settings
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", help="configuration environment: local (default), test or cluster")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a configuration value, e.g. --set spark.master=local[2] (repeatable)")
+    p.add_argument("--conf-dir", help="configuration folder (default: the project's conf/)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tradelake", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    _common(sub.add_parser("setup-jars", help="download the Delta jars into the local cache"))
+    _common(sub.add_parser("jars", help="print the cached Delta jars, comma-separated"))
+    _common(sub.add_parser("config", help="print the effective configuration"))
+
+    g = sub.add_parser("generate", help="write the synthetic landing zone")
+    _common(g)
+    g.add_argument("--force", action="store_true", help="replace a landing zone generated with other parameters")
+
+    r = sub.add_parser("run", help="run a job")
+    _common(r)
+    r.add_argument("job", choices=["ingest", "silver", "all"])
+    r.add_argument("--date", type=_date, help="the ingest date to process")
+    r.add_argument("--from", dest="first", type=_date, help="first ingest date of a range")
+    r.add_argument("--to", dest="last", type=_date, help="last ingest date of a range")
+    r.add_argument("--days-per-pass", type=int, default=None,
+                   help="run all: process the range in chunks of this many days (default: one pass)")
+
+    _common(sub.add_parser("summary", help="print tables, row counts and quarantine by reason"))
+
+    d = sub.add_parser("demo", help="generate data, run the pipeline over it, print the summary")
+    _common(d)
+    return parser
+
+
+def _settings(args) -> Settings:
+    return load_settings(args.env, overrides=args.overrides, conf_dir=args.conf_dir)
+
+
+def _dates(args) -> tuple[dt.date, dt.date]:
+    if args.date and (args.first or args.last):
+        raise SystemExit("give either --date or --from/--to, not both")
+    if args.date:
+        return args.date, args.date
+    if args.first and args.last:
+        return args.first, args.last
+    raise SystemExit("give --date D, or --from D1 --to D2")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    try:
+        settings = _settings(args)
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        return 2
+
+    if args.command == "setup-jars":
+        from tradelake.jars import ensure_jars
+
+        for path in ensure_jars(settings.jars_cache):
+            print(path)
+        return 0
+    if args.command == "jars":
+        from tradelake.jars import jar_paths
+
+        print(",".join(jar_paths(settings.jars_cache)))
+        return 0
+    if args.command == "config":
+        print(json.dumps(dataclasses.asdict(settings), indent=2, default=str))
+        return 0
+
+    from tradelake.spark import build_session
+
+    spark = build_session(settings)
+    t0 = time.monotonic()
+    if args.command == "generate":
+        from tradelake.generate import generate
+
+        manifest = generate(spark, settings, force=args.force)
+        print(json.dumps(manifest["totals"], indent=1))
+    elif args.command == "run":
+        from tradelake import runner
+
+        first, last = _dates(args)
+        if args.job == "all":
+            runner.run_all(spark, settings, first, last, days_per_pass=args.days_per_pass)
+        else:
+            runner.RUNNERS[args.job](spark, settings, first, last)
+    elif args.command == "summary":
+        from tradelake.summary import print_summary
+
+        print_summary(spark, settings)
+    elif args.command == "demo":
+        from tradelake.demo import run_demo
+
+        run_demo(spark, settings)
+    logging.getLogger("tradelake").info("%s finished in %.1fs", args.command, time.monotonic() - t0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""What the lakehouse holds: every table's rows, quarantine by reason, accounting, schema drift."""
+from __future__ import annotations
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from tradelake import tables
+from tradelake.config import Settings
+
+
+def _table(rows: list[tuple], header: tuple[str, ...]) -> str:
+    cells = [tuple(str(c) for c in header)] + [tuple("" if c is None else str(c) for c in r) for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    line = lambda r: "  ".join(c.rjust(w) if c.replace(",", "").isdigit() else c.ljust(w) for c, w in zip(r, widths))  # noqa: E731
+    return "\n".join([line(cells[0]), line(tuple("-" * w for w in widths))] + [line(r) for r in cells[1:]])
+
+
+def table_counts(spark: SparkSession, settings: Settings) -> list[tuple[str, str, int | None]]:
+    out = []
+    for t in tables.all_tables():
+        path = t.path(settings)
+        n = spark.read.format("delta").load(path).count() if DeltaTable.isDeltaTable(spark, path) else None
+        out.append((t.layer, t.name, n))
+    return out
+
+
+def print_summary(spark: SparkSession, settings: Settings) -> None:
+    print(f"\nLakehouse at {settings.lakehouse_root}\n")
+    counts = table_counts(spark, settings)
+    print(_table([(f"{layer}/{name}", "(missing)" if n is None else f"{n:,}") for layer, name, n in counts], ("table", "rows")))
+
+    qpath = tables.QUARANTINE.path(settings)
+    if DeltaTable.isDeltaTable(spark, qpath):
+        q = (
+            spark.read.format("delta").load(qpath)
+            .groupBy("source", "reason_code")
+            .agg(F.count("*").alias("n"), F.count("resolved_date").alias("resolved"))
+            .orderBy("source", "reason_code")
+            .collect()
+        )
+        print("\nQuarantine by source and reason (resolved: orphans accepted later, or found to be duplicates)\n")
+        print(_table([(r["source"], r["reason_code"], f"{r['n']:,}", f"{r['resolved']:,}") for r in q],
+                     ("source", "reason", "records", "resolved")))
+
+    apath = tables.ACCOUNTING.path(settings)
+    if DeltaTable.isDeltaTable(spark, apath):
+        a = (
+            spark.read.format("delta").load(apath).where("stage = 'silver'")
+            .groupBy("source")
+            .agg(*[F.sum(c).alias(c) for c in ("records_read", "accepted", "quarantined", "duplicates", "orphans_resolved")],
+                 F.count("*").alias("days"), F.sum(F.when(~F.col("balanced"), 1).otherwise(0)).alias("unbalanced"))
+            .orderBy("source")
+            .collect()
+        )
+        print("\nSilver accounting (read = accepted + quarantined + duplicates, per source and day)\n")
+        print(_table([(r["source"], r["days"], f"{r['records_read']:,}", f"{r['accepted']:,}", f"{r['quarantined']:,}",
+                       f"{r['duplicates']:,}", f"{r['orphans_resolved']:,}", "yes" if r["unbalanced"] == 0 else f"NO ({r['unbalanced']} days)")
+                      for r in a],
+                     ("source", "days", "read", "accepted", "quarantined", "duplicates", "orphans resolved", "balanced")))
+
+    fpath = tables.INGESTED_FILES.path(settings)
+    if DeltaTable.isDeltaTable(spark, fpath):
+        drift = (
+            spark.read.format("delta").load(fpath).where(F.size("extra_columns") > 0)
+            .groupBy("source", F.concat_ws(",", "extra_columns").alias("extra"))
+            .agg(F.count("*").alias("files"), F.min("ingest_date").alias("first"), F.max("ingest_date").alias("last"))
+            .orderBy("source")
+            .collect()
+        )
+        if drift:
+            print("\nSchema drift: files with columns not in the contract (kept in bronze _extra_fields)\n")
+            print(_table([(r["source"], r["extra"], r["files"], r["first"], r["last"]) for r in drift],
+                         ("source", "extra columns", "files", "first day", "last day")))
+    print()
