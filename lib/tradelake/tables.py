@@ -229,10 +229,15 @@ def all_tables() -> list[TableDef]:
 # -------------------------------------------------------------------------------------------------
 # Access
 # -------------------------------------------------------------------------------------------------
+_created: set[tuple[str, str]] = set()  # (Spark application id, path) of tables known to exist
+
+
 def ensure_table(spark: SparkSession, settings: Settings, table: TableDef) -> DeltaTable:
     """The Delta table, created empty with its schema, comments and partitioning if missing."""
     path = table.path(settings)
-    if DeltaTable.isDeltaTable(spark, path):
+    known = (spark.sparkContext.applicationId, path)
+    if known in _created or DeltaTable.isDeltaTable(spark, path):
+        _created.add(known)
         return DeltaTable.forPath(spark, path)
     builder = (
         DeltaTable.createIfNotExists(spark)
@@ -244,12 +249,22 @@ def ensure_table(spark: SparkSession, settings: Settings, table: TableDef) -> De
         builder = builder.partitionedBy(*table.partition_by)
     for k, v in table.properties.items():
         builder = builder.property(k, v)
-    return builder.execute()
+    created = builder.execute()
+    _created.add(known)
+    return created
+
+
+def exists(spark: SparkSession, settings: Settings, table: TableDef) -> bool:
+    path = table.path(settings)
+    return (spark.sparkContext.applicationId, path) in _created or DeltaTable.isDeltaTable(spark, path)
 
 
 def read(spark: SparkSession, settings: Settings, table: TableDef) -> DataFrame:
-    ensure_table(spark, settings, table)
-    return spark.read.format("delta").load(table.path(settings))
+    """The table as a DataFrame (created empty first if it does not exist yet)."""
+    path = table.path(settings)
+    if (spark.sparkContext.applicationId, path) not in _created:
+        ensure_table(spark, settings, table)
+    return spark.read.format("delta").load(path)
 
 
 def conform(df: DataFrame, table: TableDef) -> DataFrame:

@@ -1,0 +1,11 @@
+"""spark-submit entry point for the silver job (the same as `tradelake run silver`).
+
+    spark-submit --jars "$(tradelake jars)" jobs/silver.py --date 2026-01-05 [--env cluster] [--set key=value]
+    spark-submit --jars "$(tradelake jars)" jobs/silver.py --from 2026-01-01 --to 2026-01-31
+"""
+import sys
+
+from tradelake.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["run", "silver", *sys.argv[1:]]))

@@ -1,0 +1,208 @@
+"""Every reason code of sources.md, per source: a hand-built bad record lands in quarantine with exactly
+that code, and nowhere else (not in silver, not counted as a duplicate); valid records next to them,
+including edge cases just inside each rule, are accepted."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+import landing_builder as lb
+from conftest import settings_for
+from tradelake import runner, tables
+from tradelake.contracts import REASON_CODES
+
+D = dt.date(2026, 3, 2)  # a Monday
+
+# (source, expected reason, a string only that record's raw text contains)
+EXPECTED = [
+    ("fx_rates", "MALFORMED", "2026-03-02,GBP"),
+    ("fx_rates", "MISSING_REQUIRED", "CAD"),
+    ("fx_rates", "INVALID_TYPE", "0,0068"),
+    ("fx_rates", "OUT_OF_DOMAIN", "-0.000750"),
+    ("fx_rates", "FUTURE_TIMESTAMP", "2026-03-04"),
+    ("suppliers", "MALFORMED", "S-MALFORMED"),
+    ("suppliers", "MISSING_REQUIRED", "S-MISSING"),
+    ("suppliers", "INVALID_TYPE", "S-INVALID"),
+    ("suppliers", "OUT_OF_DOMAIN", "S-OOD"),
+    ("suppliers", "OUT_OF_DOMAIN", "S-MULTI"),  # out of domain and in the future: the first reason wins
+    ("suppliers", "FUTURE_TIMESTAMP", "S-FUTURE"),
+    ("suppliers", "FX_MISSING", "S-FX"),
+    ("transactions", "MALFORMED", "T-MALFORMED"),
+    ("transactions", "MISSING_REQUIRED", "T-MISSING"),
+    ("transactions", "INVALID_TYPE", "T-INVALID"),
+    ("transactions", "OUT_OF_DOMAIN", "T-OOD"),
+    ("transactions", "OUT_OF_DOMAIN", "T-MULTI"),  # quantity 0 and amount mismatch: OUT_OF_DOMAIN first
+    ("transactions", "AMOUNT_MISMATCH", "T-AMOUNT"),
+    ("transactions", "FUTURE_TIMESTAMP", "T-FUTURE"),
+    ("transactions", "FX_MISSING", "T-FX"),
+    ("transactions", "ORPHAN", "T-ORPHAN"),
+    ("payments", "MALFORMED", "P-MALFORMED"),
+    ("payments", "MALFORMED", "[1, 2, 3]"),  # valid JSON, but not an object
+    ("payments", "MISSING_REQUIRED", "P-MISSING"),
+    ("payments", "INVALID_TYPE", "P-INVALID"),
+    ("payments", "OUT_OF_DOMAIN", "P-OOD"),
+    ("payments", "FUTURE_TIMESTAMP", "P-FUTURE"),
+    ("payments", "FX_MISSING", "P-FX"),
+    ("payments", "ORPHAN", "P-ORPHAN"),
+    ("shipments", "MALFORMED", "SH-MALFORMED"),
+    ("shipments", "MISSING_REQUIRED", "SH-MISSING"),
+    ("shipments", "INVALID_TYPE", "SH-INVALID"),
+    ("shipments", "OUT_OF_DOMAIN", "SH-OOD"),
+    ("shipments", "FUTURE_TIMESTAMP", "SH-FUTURE"),
+    ("shipments", "ORPHAN", "SH-ORPHAN"),
+    ("shipment_events", "MALFORMED", "not json at all"),
+    ("shipment_events", "MISSING_REQUIRED", "E-MISSING"),
+    ("shipment_events", "INVALID_TYPE", "E-INVALID"),
+    ("shipment_events", "OUT_OF_DOMAIN", "E-OOD"),
+    ("shipment_events", "FUTURE_TIMESTAMP", "E-FUTURE"),
+    ("shipment_events", "ORPHAN", "E-ORPHAN"),
+]
+
+ACCEPTED = {
+    "fx_rates": 4,
+    "suppliers": ["S1", "S-EDGE"],
+    "transactions": ["T1", "T-AMOUNT-EDGE", "T-DRIFT"],
+    "payments": ["P1"],
+    "shipments": ["SH1"],
+    "shipment_events": ["E1", "E2"],
+}
+
+
+def build_landing(settings):
+    lb.write(settings, "fx_rates", D, [
+        lb.fx("2026-03-02", "EUR", "1.100000"), lb.fx("2026-03-02", "USD", "1"),
+        lb.fx("2026-02-27", "EUR", "1.090000"), lb.fx("2026-02-27", "USD", "1"),
+        "2026-03-02,GBP",
+        lb.fx("2026-03-02", "CAD", ""),
+        lb.fx("2026-03-02", "JPY", "0,0068"),
+        lb.fx("2026-03-02", "KRW", "-0.000750"),
+        lb.fx("2026-03-04", "SGD", "0.740000"),  # rate_date after ingest_date + 1 day
+    ])
+    lb.write(settings, "suppliers", D, [
+        lb.supplier("S1"),
+        lb.supplier("S-EDGE", updated_at="2026-03-03T23:59:59Z"),  # last second allowed
+        'S-MALFORMED,"Broken, Inc.,CN,Textiles,A,2025-06-01,1,EUR,a@b.c,1,2026-03-02T09:00:00Z',
+        lb.supplier("S-MISSING", legal_name=""),
+        lb.supplier("S-INVALID", onboarded_date="2025/06/01"),
+        lb.supplier("S-OOD", country="ZZ"),
+        lb.supplier("S-MULTI", country="ZZ", updated_at="2026-03-09T00:00:00Z"),
+        lb.supplier("S-FUTURE", updated_at="2026-03-04T00:00:00Z"),  # first instant after the allowed day
+        lb.supplier("S-FX", credit_limit_currency="CHF"),
+    ])
+    lb.write(settings, "transactions", D, [
+        lb.txn("T1"),
+        lb.txn("T-AMOUNT-EDGE", amount="25.01"),  # off by exactly 0.01: within tolerance
+        lb.txn("T-DRIFT", x_channel="EDI"),
+        ",".join(lb.txn("T-MALFORMED").values()) + ",one,too many",
+        lb.txn("T-MISSING", buyer_id=""),
+        lb.txn("T-INVALID", quantity="ten"),
+        lb.txn("T-OOD", status="SHIPPED"),
+        lb.txn("T-MULTI", quantity="0", amount="99.00"),
+        lb.txn("T-AMOUNT", amount="26.00"),
+        lb.txn("T-FUTURE", order_ts="2026-03-06T10:00:00+01:00"),
+        lb.txn("T-FX", currency="CHF"),
+        lb.txn("T-ORPHAN", supplier_id="S404"),
+    ], extra_columns=("x_channel",))
+    lb.write(settings, "payments", D, [
+        lb.payment("P1"),
+        '{"payment_id": "P-MALFORMED", "txn_id": "T1", "amount": 25.0',
+        "[1, 2, 3]",
+        lb.payment("P-MISSING", paid_ts=None),
+        lb.payment("P-INVALID", amount="25,00"),
+        lb.payment("P-OOD", type="CHARGEBACK"),
+        lb.payment("P-FUTURE", paid_ts="2026-03-09T00:00:00Z"),
+        lb.payment("P-FX", currency="CHF"),
+        lb.payment("P-ORPHAN", txn_id="T404"),
+    ])
+    lb.write(settings, "shipments", D, [
+        lb.shipment("SH1"),
+        "SH-MALFORMED,T1,S1,Maersk",
+        lb.shipment("SH-MISSING", txn_id="T-X1", carrier=""),
+        lb.shipment("SH-INVALID", txn_id="T-X2", quantity="1.5"),
+        lb.shipment("SH-OOD", txn_id="T-X3", mode="BOAT"),
+        lb.shipment("SH-FUTURE", txn_id="T-X4", created_ts="2026-03-10T12:00:00+08:00"),
+        lb.shipment("SH-ORPHAN", txn_id="T404"),
+    ])
+    lb.write(settings, "shipment_events", D, [
+        lb.event("E1"),
+        lb.event("E2", event_type="DELIVERED", quantity_delivered=10, location="DE"),
+        "not json at all",
+        lb.event("E-MISSING", event_type="DELIVERED"),  # a delivery must say how much
+        lb.event("E-INVALID", event_ts="2026-03-02 14:00:00"),  # no offset
+        lb.event("E-OOD", quantity_delivered=3),  # a quantity on a PICKED_UP event
+        lb.event("E-FUTURE", event_ts="2026-03-12T08:00:00+08:00"),
+        lb.event("E-ORPHAN", shipment_id="SH404"),
+    ])
+
+
+@pytest.fixture(scope="module")
+def lakehouse(spark, tmp_path_factory):
+    settings = settings_for(tmp_path_factory.mktemp("reasons"))
+    build_landing(settings)
+    runner.run_ingest(spark, settings, D)
+    runner.run_silver(spark, settings, D)
+    return settings
+
+
+def test_every_reason_code_is_covered():
+    assert {r for _, r, _ in EXPECTED} == set(REASON_CODES)
+
+
+def test_each_bad_record_is_quarantined_once_with_its_reason(spark, lakehouse):
+    q = tables.read(spark, lakehouse, tables.QUARANTINE)
+    marker = F.lit(None).cast("string")
+    for _, _, needle in EXPECTED:
+        marker = F.when(F.instr("raw_record", needle) > 0, F.lit(needle)).otherwise(marker)
+    actual = q.select("source", "reason_code", marker.alias("marker"))
+    expected = spark.createDataFrame(EXPECTED, "source string, reason_code string, marker string")
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True, ignore_metadata=True)
+
+
+def test_nothing_bad_reaches_silver_and_everything_good_does(spark, lakehouse):
+    for source, accepted in ACCEPTED.items():
+        src_key = {"suppliers": "supplier_id", "transactions": "txn_id", "payments": "payment_id",
+                   "shipments": "shipment_id", "shipment_events": "event_id"}.get(source)
+        silver = tables.read(spark, lakehouse, tables.silver(source))
+        if isinstance(accepted, int):
+            assert silver.count() == accepted
+        else:
+            assert sorted(r[0] for r in silver.select(src_key).collect()) == sorted(accepted), source
+
+
+def test_no_duplicates_and_every_source_balances(spark, lakehouse):
+    assert tables.read(spark, lakehouse, tables.DUPLICATES).count() == 0
+    acc = tables.read(spark, lakehouse, tables.ACCOUNTING).where("stage = 'silver'")
+    rows = {r["source"]: r for r in acc.collect()}
+    per_source = {}
+    for source, _, _ in EXPECTED:
+        per_source[source] = per_source.get(source, 0) + 1
+    for source, n_bad in per_source.items():
+        good = ACCEPTED[source] if isinstance(ACCEPTED[source], int) else len(ACCEPTED[source])
+        r = rows[source]
+        assert (r["records_read"], r["accepted"], r["quarantined"], r["duplicates"], r["balanced"]) == (
+            good + n_bad, good, n_bad, 0, True), source
+
+
+def test_malformed_lines_keep_their_raw_text_in_bronze(spark, lakehouse):
+    bronze = tables.read(spark, lakehouse, tables.bronze("suppliers"))
+    raw = [r[0] for r in bronze.where(F.col("_corrupt_record").isNotNull()).select("_corrupt_record").collect()]
+    assert raw == ['S-MALFORMED,"Broken, Inc.,CN,Textiles,A,2025-06-01,1,EUR,a@b.c,1,2026-03-02T09:00:00Z']
+
+
+def test_unknown_column_is_kept_in_bronze_and_reported(spark, lakehouse):
+    bronze = tables.read(spark, lakehouse, tables.bronze("transactions"))
+    row = bronze.where("txn_id = 'T-DRIFT'").select("_extra_fields").first()
+    assert row[0] == {"x_channel": "EDI"}
+    files = tables.read(spark, lakehouse, tables.INGESTED_FILES).where("source = 'transactions'").collect()
+    assert [f["extra_columns"] for f in files] == [["x_channel"]]
+
+
+def test_usd_conversion_uses_the_fallback_rate_when_needed(spark, lakehouse):
+    # T1 is in EUR ordered on 2026-03-02: that day's rate. S1's limit is in EUR at its updated_at date.
+    t1 = tables.read(spark, lakehouse, tables.silver("transactions")).where("txn_id = 'T1'").first()
+    assert (float(t1["fx_rate_usd"]), float(t1["amount_usd"])) == (1.1, 27.5)
+    s1 = tables.read(spark, lakehouse, tables.silver("suppliers")).where("supplier_id = 'S1'").first()
+    assert float(s1["credit_limit_usd"]) == 55000.0
