@@ -139,20 +139,22 @@ def raw_content(src: Source) -> Column:
 
 
 def with_record_id(src: Source):
-    """Deterministic record ids: the same file always gives the same ids, whatever the partitioning.
+    """Deterministic record ids: the same file always gives the same ids, whatever the partitioning
+    and wherever the landing zone is mounted (only <source>/ingest_date=D/<file> is hashed).
 
     Identical lines in one file are told apart by their occurrence number (they are interchangeable,
     so which one gets which number does not matter)."""
 
     def transform(df: DataFrame) -> DataFrame:
         content = F.sha2(raw_content(src), 256)
+        relative = F.regexp_extract("_source_file", r"([^/]+/ingest_date=[^/]+/[^/]+)$", 1)
         w = Window.partitionBy("_source_file", "_content").orderBy("_content")
         return (
             df.withColumn("_content", content)
             .withColumn("_occurrence", F.row_number().over(w))
             .withColumn(
                 "_record_id",
-                F.sha2(F.concat_ws(_SEP, "_source_file", "_content", F.col("_occurrence").cast("string")), 256),
+                F.sha2(F.concat_ws(_SEP, relative, "_content", F.col("_occurrence").cast("string")), 256),
             )
             .drop("_content", "_occurrence")
         )

@@ -16,7 +16,12 @@ class FileInfo:
 def _fs(spark: SparkSession, path: str):
     jvm = spark.sparkContext._jvm
     jpath = jvm.org.apache.hadoop.fs.Path(path)
-    return jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), jpath
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    fs = jpath.getFileSystem(conf)
+    # The local file system writes a hidden .crc file beside every file; the landing zone wants none.
+    if fs.getScheme() == "file":
+        fs = jvm.org.apache.hadoop.fs.FileSystem.getLocal(conf).getRawFileSystem()
+    return fs, jpath
 
 
 def exists(spark: SparkSession, path: str) -> bool:
