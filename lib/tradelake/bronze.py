@@ -222,7 +222,11 @@ def ingest_source(
             .transform(with_ingest_metadata(run_id))
             .transform(lambda d: tables.conform(d, table))
         )
-        rows.write.format("delta").mode("append").save(table.path(settings))
+        # About one file per 256 MiB of landing data, each holding a contiguous run of days (see tables.bronze).
+        new_bytes = sum(f.size for f in found if f.path not in already)
+        n_files = max(1, -(-new_bytes // (256 << 20)))
+        rows.repartitionByRange(n_files, "_ingest_date").sortWithinPartitions("_ingest_date").write.format(
+            "delta").mode("append").save(table.path(settings))
         records = _last_commit_rows(spark, table.path(settings))
     log.info("bronze %s %s..%s: %d files found, %d new, %d records", src.name, first, last, len(found), len(new), records)
     return IngestResult(src.name, first, last, len(found), len(new), records)

@@ -78,7 +78,10 @@ def bronze(source_name: str) -> TableDef:
         src.name,
         bronze_schema(src),
         f"Raw {src.name} as landed, one row per record read. {src.description}",
-        partition_by=("_ingest_date",),
+        # Not partitioned: a partition per day makes thousands of tiny files over years of small
+        # days. Writes are ordered by _ingest_date (bronze.ingest_source), so Delta's min/max file
+        # statistics prune a day's reads as well as partitions would.
+        properties={"delta.dataSkippingStatsColumns": "_ingest_date,_record_id,_source_file"},
     )
 
 
