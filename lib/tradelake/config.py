@@ -157,8 +157,8 @@ def load_settings(
 
     env_layer: dict[str, Any] = {}
     for var, raw in sorted(environ.items()):
-        if not var.startswith(ENV_PREFIX):
-            continue
+        if not var.startswith(ENV_PREFIX) or raw.strip() == "":
+            continue  # an empty variable counts as unset
         parts = [p.lower() for p in var[len(ENV_PREFIX):].split("__") if p]
         if not parts:
             continue

@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from contextlib import contextmanager
+from functools import reduce
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
@@ -90,7 +91,7 @@ def record_ingest(spark: SparkSession, settings: Settings, first: dt.date, last:
     from tradelake.bronze import file_report
 
     in_range = F.col("_ingest_date").between(F.lit(first), F.lit(last))
-    files = _union([
+    files = reduce(DataFrame.unionByName, [
         tables.read(spark, settings, tables.bronze(name)).where(in_range).transform(file_report).select(
             F.lit(name).alias("source"),
             F.col("_ingest_date").alias("ingest_date"),
@@ -127,14 +128,6 @@ def record_ingest(spark: SparkSession, settings: Settings, first: dt.date, last:
 def _source_days(spark: SparkSession, first: dt.date, last: dt.date) -> DataFrame:
     days = [(name, first + dt.timedelta(days=i)) for name in SOURCE_ORDER for i in range((last - first).days + 1)]
     return spark.createDataFrame(days, "source string, ingest_date date")
-
-
-def _union(frames) -> DataFrame:
-    frames = list(frames)
-    out = frames[0]
-    for f in frames[1:]:
-        out = out.unionByName(f)
-    return out
 
 
 # -------------------------------------------------------------------------------------------------
@@ -186,7 +179,7 @@ def count_silver(spark: SparkSession, settings: Settings, first: dt.date, last: 
     parts.append(dup.where(in_range("ingest_date")).select("source", F.col("ingest_date").alias("day"), F.lit("duplicates").alias("what")))
     counts = {
         (r["source"], r["day"], r["what"]): r["n"]
-        for r in _union(parts).groupBy("source", "day", "what").agg(F.count("*").alias("n")).collect()
+        for r in reduce(DataFrame.unionByName, parts).groupBy("source", "day", "what").agg(F.count("*").alias("n")).collect()
     }
     return [
         SourceAccount(

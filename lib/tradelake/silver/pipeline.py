@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -388,9 +389,9 @@ def run_silver_range(spark: SparkSession, settings: Settings, first: dt.date, la
             ))
 
     if quarantined or resolutions:
-        write_quarantine(spark, settings, _union(quarantined), _union(resolutions))
+        write_quarantine(spark, settings, _union_or_none(quarantined), _union_or_none(resolutions))
     if duplicates:
-        ops.insert_new(spark, settings, tables.DUPLICATES, _union(duplicates), ["source", "record_id"])
+        ops.insert_new(spark, settings, tables.DUPLICATES, reduce(DataFrame.unionByName, duplicates), ["source", "record_id"])
     accounts = ops.count_silver(spark, settings, first, last)
     for v in judged:
         v.unpersist()
@@ -402,10 +403,5 @@ def run_silver_range(spark: SparkSession, settings: Settings, first: dt.date, la
     return accounts
 
 
-def _union(frames: list[DataFrame]) -> DataFrame | None:
-    if not frames:
-        return None
-    out = frames[0]
-    for f in frames[1:]:
-        out = out.unionByName(f)
-    return out
+def _union_or_none(frames: list[DataFrame]) -> DataFrame | None:
+    return reduce(DataFrame.unionByName, frames) if frames else None

@@ -1,0 +1,79 @@
+"""Guards and entry points: processing order, immutable landing files, the CLI, spark-submit."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import landing_builder as lb
+from conftest import settings_for
+from tradelake import runner, tables
+from tradelake.bronze import LandingFileChanged
+from tradelake.silver.pipeline import ProcessingOrderError
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+D1, D2 = dt.date(2026, 3, 2), dt.date(2026, 3, 3)
+
+
+def test_days_must_be_processed_in_order(spark, tmp_path):
+    s = settings_for(tmp_path)
+    for d in (D1, D2):
+        lb.write(s, "fx_rates", d, [lb.fx(d.isoformat(), "USD", "1")])
+    runner.run_ingest(spark, s, D1, D2)
+    runner.run_silver(spark, s, D2)
+    with pytest.raises(ProcessingOrderError, match="silver for 2026-03-02 cannot run: 2026-03-03 is already processed"):
+        runner.run_silver(spark, s, D1)
+    runner.run_silver(spark, s, D2)  # re-running a processed day is fine
+    failed = tables.read(spark, s, tables.RUNS).where("status = 'FAILED'").collect()
+    assert [r["job"] for r in failed] == ["silver"] and "ProcessingOrderError" in failed[0]["message"]
+
+
+def test_a_landing_file_changed_after_ingest_is_an_error(spark, tmp_path):
+    s = settings_for(tmp_path)
+    path = lb.write(s, "fx_rates", D1, [lb.fx("2026-03-02", "USD", "1")])
+    runner.run_ingest(spark, s, D1)
+    with open(path, "a") as fh:
+        fh.write("2026-03-02,EUR,1.1\n")
+    with pytest.raises(LandingFileChanged, match="landing files changed after they were ingested"):
+        runner.run_ingest(spark, s, D1)
+    # a new file for the same day is fine
+    path.write_text(path.read_text().splitlines()[0] + "\n2026-03-02,USD,1\n")
+    lb.write(s, "fx_rates", D1, [lb.fx("2026-03-02", "EUR", "1.1")], name="part-1")
+    assert [r.files_new for r in runner.run_ingest(spark, s, D1, sources=["fx_rates"])] == [1]
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(VENV_BIN / "tradelake"), *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_cli_reports_configuration_errors():
+    r = _cli("config", "--env", "cluster", env={"TRADELAKE__SPARK__MASTER": ""})
+    assert r.returncode == 2 and "required value 'spark.master' is not set" in r.stderr
+    r = _cli("config", "--set", "spark.shuffle_partitions=lots")
+    assert r.returncode == 2 and "'spark.shuffle_partitions' must be an integer" in r.stderr
+    r = _cli("config", "--env", "test")
+    assert r.returncode == 0 and '"master": "local[2]"' in r.stdout
+
+
+@pytest.mark.slow
+def test_spark_submit_runs_the_jobs(tmp_path):
+    s = settings_for(tmp_path)
+    lb.write(s, "fx_rates", D1, [lb.fx("2026-03-02", "USD", "1"), lb.fx("2026-03-02", "EUR", "1.1")])
+    lb.write(s, "suppliers", D1, [lb.supplier("S1")])
+    jars = _cli("jars").stdout.strip()
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    sets = ["--env", "test", "--set", f"paths.lakehouse={s.lakehouse_root}", "--set", f"paths.landing={s.landing_root}"]
+    for job in ("ingest", "silver"):
+        r = subprocess.run([str(VENV_BIN / "spark-submit"), "--jars", jars, str(ROOT / "jobs" / f"{job}.py"),
+                            "--date", D1.isoformat(), *sets], capture_output=True, text=True, env=env, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+    import deltalake  # read the result without Spark
+
+    suppliers = deltalake.DeltaTable(f"{s.lakehouse_root}/silver/suppliers").to_pyarrow_table()
+    assert suppliers.column("supplier_id").to_pylist() == ["S1"]
