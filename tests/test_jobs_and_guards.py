@@ -77,3 +77,16 @@ def test_spark_submit_runs_the_jobs(tmp_path):
 
     suppliers = deltalake.DeltaTable(f"{s.lakehouse_root}/silver/suppliers").to_pyarrow_table()
     assert suppliers.column("supplier_id").to_pylist() == ["S1"]
+
+
+def test_a_run_that_does_not_balance_fails_loudly(spark, tmp_path):
+    from tradelake import ops
+
+    s = settings_for(tmp_path)
+    lost_one = ops.SourceAccount("payments", D1, records_read=10, accepted=7, quarantined=2, duplicates=0,
+                                 orphans_retried=0, orphans_resolved=0)
+    fine = ops.SourceAccount("shipments", D1, 5, 4, 1, 0, 0, 0)
+    with pytest.raises(ops.AccountingError, match=r"payments 2026-03-02: read 10 != accepted 7 \+ quarantined 2 \+ duplicates 0"):
+        ops.record_silver(spark, s, "run-x", [lost_one, fine])
+    recorded = {r["source"]: r["balanced"] for r in tables.read(spark, s, tables.ACCOUNTING).collect()}
+    assert recorded == {"payments": False, "shipments": True}  # the failure is on record too

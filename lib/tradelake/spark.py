@@ -32,8 +32,11 @@ def session_conf(settings: Settings, extra: dict[str, str] | None = None) -> dic
         **s.conf,
         **(extra or {}),
     }
-    # Under spark-submit the jars are given with --jars (see README); otherwise from the local cache.
-    if "spark.jars" not in conf and not _under_spark_submit():
+    if _under_spark_submit():
+        # spark-submit's own --master, --driver-memory and --jars win: the JVM is already running.
+        for key in ("spark.master", "spark.driver.memory", "spark.app.name"):
+            conf.pop(key, None)
+    elif "spark.jars" not in conf:
         conf["spark.jars"] = ",".join(jar_paths(settings.jars_cache))
     return conf
 
@@ -48,7 +51,20 @@ def build_session(settings: Settings, extra: dict[str, str] | None = None) -> Sp
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.spark.log_level)
+    _check_delta(spark)
     return spark
+
+
+def _check_delta(spark: SparkSession) -> None:
+    try:
+        spark.sparkContext._jvm.java.lang.Class.forName(
+            "io.delta.sql.DeltaSparkSessionExtension", True, spark.sparkContext._jvm.Thread.currentThread().getContextClassLoader()
+        )
+    except Exception as e:  # py4j wraps the ClassNotFoundException
+        raise RuntimeError(
+            "Delta Lake classes are not on Spark's classpath. With spark-submit, pass the jars: "
+            'spark-submit --jars "$(tradelake jars)" ... (see README).'
+        ) from e
 
 
 def _under_spark_submit() -> bool:
