@@ -93,3 +93,9 @@ def test_relative_paths_resolve_against_project_root():
     s = load_settings("local", environ={})
     assert s.lakehouse_root.endswith("/lakehouse") and s.lakehouse_root.startswith("/")
     assert s.table_path("silver", "transactions") == s.lakehouse_root + "/silver/transactions"
+
+
+def test_cli_sets_a_dotted_spark_setting(tmp_path):
+    conf = write_conf(tmp_path, BASE, env="spark:\n  master: local\n")
+    s = load_settings("local", conf_dir=conf, environ={}, overrides=["spark.conf.spark.sql.shuffle.partitions=7"])
+    assert s.spark.conf == {"a.b": "1", "c.d": "2", "spark.sql.shuffle.partitions": "7"}

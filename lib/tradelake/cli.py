@@ -4,8 +4,9 @@
     tradelake jars                                print the cached jar paths (for spark-submit --jars)
     tradelake config                              print the effective configuration
     tradelake generate [--force]                  write the synthetic landing zone (+ manifest)
-    tradelake run ingest|silver --date D          one job for one day
-    tradelake run ingest|silver --from D1 --to D2 one job over a range of days, in one pass
+    tradelake run ingest|silver|features --date D one job for one day
+    tradelake run ingest|silver|features --from D1 --to D2
+                                                  one job over a range of days, in one pass
     tradelake run all --from D1 --to D2           every job over the range, in one Spark application
     tradelake summary                             tables, row counts, quarantine by reason
     tradelake demo                                generate + run all + summary on the local defaults
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a job")
     _common(r)
-    r.add_argument("job", choices=["ingest", "silver", "all"])
+    r.add_argument("job", choices=["ingest", "silver", "features", "all"])
     r.add_argument("--date", type=_date, help="the ingest date to process")
     r.add_argument("--from", dest="first", type=_date, help="first ingest date of a range")
     r.add_argument("--to", dest="last", type=_date, help="last ingest date of a range")

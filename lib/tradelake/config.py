@@ -169,7 +169,8 @@ def load_settings(
             raise ConfigError(f"--set {item!r}: expected section.key=value")
         key, raw = item.split("=", 1)
         parts = [p for p in key.strip().split(".") if p]
-        _merge_layer(merged, _nest(parts, _parse_scalar(raw)), Settings, source=f"--set {key}", prefix="")
+        _merge_layer(merged, _nest(_map_key_joined(parts, Settings), _parse_scalar(raw)), Settings,
+                     source=f"--set {key}", prefix="")
 
     merged["env"] = env
     return _build(Settings, merged, files_read, prefix="")
@@ -180,6 +181,23 @@ def _parse_scalar(raw: str) -> Any:
         return yaml.safe_load(raw)
     except yaml.YAMLError:
         return raw
+
+
+def _map_key_joined(parts: list[str], cls: type) -> list[str]:
+    """Below a mapping-typed key the rest of a dotted path is one map key: `spark.conf.spark.sql.x`
+    sets the key `spark.sql.x` of `spark.conf`."""
+    fields = _fields(cls)
+    for i, part in enumerate(parts):
+        if part not in fields:
+            break
+        ftype, _ = fields[part]
+        if dataclasses.is_dataclass(ftype):
+            fields = _fields(ftype)
+        elif typing.get_origin(ftype) is dict and i + 2 < len(parts):
+            return parts[: i + 1] + [".".join(parts[i + 1:])]
+        else:
+            break
+    return parts
 
 
 def _nest(parts: list[str], value: Any) -> dict[str, Any]:

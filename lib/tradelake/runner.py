@@ -13,7 +13,7 @@ from tradelake.contracts import SOURCE_ORDER, SOURCES
 from tradelake.silver.pipeline import run_silver_range
 
 log = logging.getLogger(__name__)
-JOBS = ("ingest", "silver")
+JOBS = ("ingest", "silver", "features")
 
 
 def run_ingest(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date | None = None,
@@ -36,7 +36,18 @@ def run_silver(spark: SparkSession, settings: Settings, first: dt.date, last: dt
         return run_silver_range(spark, settings, first, last, run_id)
 
 
-RUNNERS = {"ingest": run_ingest, "silver": run_silver}
+def run_features(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date | None = None) -> str:
+    """Silver -> gold feature snapshots for the as-of dates first..last (default: just first)."""
+    from tradelake.gold.job import run_features_range
+
+    last = last or first
+    with ops.run_logged(spark, settings, "features", first, last):
+        how = run_features_range(spark, settings, first, last)
+        log.info("features %s..%s computed as %s", first, last, how)
+        return how
+
+
+RUNNERS = {"ingest": run_ingest, "silver": run_silver, "features": run_features}
 
 
 def days_between(first: dt.date, last: dt.date) -> list[dt.date]:

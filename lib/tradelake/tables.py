@@ -221,11 +221,51 @@ RUNS = TableDef(
 )
 
 
+# -------------------------------------------------------------------------------------------------
+# Gold: the feature snapshots (schemas and comments live with their formulas in tradelake.gold.*)
+# -------------------------------------------------------------------------------------------------
+def _gold_tables() -> tuple[list[TableDef], TableDef, TableDef]:
+    from tradelake.gold import (buyer_credit, buyer_default_labels, compute, lane_performance, supplier_credit,
+                                supplier_scorecard)
+
+    features = [
+        TableDef("gold", name, m.SCHEMA, m.DESCRIPTION)
+        for name, m in (
+            ("supplier_scorecard", supplier_scorecard),
+            ("lane_performance", lane_performance),
+            ("supplier_credit_features", supplier_credit),
+            ("buyer_credit_features", buyer_credit),
+            ("buyer_default_labels", buyer_default_labels),
+        )
+    ]
+    ledger = TableDef(
+        "gold", "_feature_ledger", compute.LEDGER_SCHEMA,
+        "Internal: the changes fact states make to each entity's running totals, by event and knowledge day "
+        "(tradelake.gold.ledger). Rows of a knowledge day never change once it has passed.",
+        properties={"delta.dataSkippingStatsColumns": "family,event_day,known_day"},
+    )
+    totals = TableDef(
+        "gold", "_feature_totals",
+        T.StructType([col("family", STR, "component family"), col("entity_id", STR, "supplier or buyer"),
+                      col("sub_key", STR, "sub-entity ('' for the entity itself)"),
+                      col("as_of_date", DATE, "the day the totals hold for")]
+                     + [f for f in compute.LEDGER_SCHEMA.fields if f.name not in ("family", "entity_id", "sub_key",
+                                                                                  "event_day", "known_day")]),
+        "Internal: running totals of the latest processed days, from which the next day's are advanced.",
+    )
+    return features, ledger, totals
+
+
+GOLD_TABLES, FEATURE_LEDGER, FEATURE_TOTALS = _gold_tables()
+GOLD = {t.name: t for t in GOLD_TABLES}
+
+
 def all_tables() -> list[TableDef]:
     return (
         [bronze(s) for s in SOURCE_ORDER]
         + [silver(s) for s in SOURCE_ORDER]
         + [QUARANTINE, ACCOUNTING, DUPLICATES, INGESTED_FILES, RUNS]
+        + GOLD_TABLES + [FEATURE_LEDGER, FEATURE_TOTALS]
     )
 
 

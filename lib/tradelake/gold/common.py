@@ -1,0 +1,101 @@
+"""Helpers the feature modules share: reading totals, ratios, histogram quantiles, table columns."""
+from __future__ import annotations
+
+import math
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from tradelake.gold.ledger import Component, SubKey
+
+DOUBLE = T.DoubleType()
+LONG = T.LongType()
+INT = T.IntegerType()
+STR = T.StringType()
+DATE = T.DateType()
+
+
+def feature(name: str, dtype: T.DataType, comment: str) -> T.StructField:
+    return T.StructField(name, dtype, True, metadata={"comment": comment})
+
+
+def ratio(num: Column, den: Column) -> Column:
+    """num / den as a double; null when den is 0 (features.md: a rate is null when its denominator is 0)."""
+    d = den.cast("double")
+    return F.when(d != 0, num.cast("double") / d)
+
+
+def exact(col: Column) -> Column:
+    """A money or duration total narrowed so that adding or subtracting two keeps every decimal
+    (decimal(38,8) +- decimal(38,8) would round to 7)."""
+    return col.cast("decimal(36,8)")
+
+
+def entity_totals(totals: DataFrame, components: list[Component], entity: str) -> DataFrame:
+    """(entity_id, as_of_date, one column per entity-level component of `entity`), 0 where absent."""
+    mine = [c for c in components if c.entity == entity and c.sub is None]
+    fams = sorted({c.family for c in mine})
+    return (
+        totals.where(F.col("family").isin(fams))
+        .groupBy("entity_id", "as_of_date")
+        .agg(*[F.coalesce(F.sum(c.name), F.lit(0).cast(c.dtype)).cast(c.dtype).alias(c.name) for c in mine])
+    )
+
+
+def sub_totals(totals: DataFrame, component: Component) -> DataFrame:
+    """(entity_id, sub_key, as_of_date, value) of one sub-entity component, where it is not 0."""
+    return totals.where((F.col("family") == component.family) & (F.col(component.name) != 0)).select(
+        "entity_id", "sub_key", "as_of_date", F.col(component.name).alias("value")
+    )
+
+
+# -------------------------------------------------------------------------------------------------
+# Quantiles from a mergeable histogram (DDSketch-style logarithmic bins)
+# -------------------------------------------------------------------------------------------------
+RELATIVE_ACCURACY = 0.005  # every value is represented within 0.5%
+GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
+_OFFSET = 100_000  # keeps the keys of values in (0, 1) positive; negative values get negative keys
+
+
+def histogram_bin(x: Column) -> Column:
+    """The bin key (a string of a signed integer ordered like the values) of x; null for null."""
+    index = lambda v: F.ceil(F.log(v) / F.lit(math.log(GAMMA))).cast("long") + _OFFSET  # noqa: E731
+    key = F.when(x > 0, index(x)).when(x < 0, -index(-x)).when(x == 0, F.lit(0).cast("long"))
+    return key.cast("string")
+
+
+def bin_value(key: Column) -> Column:
+    """The representative value of a bin: within RELATIVE_ACCURACY of every value in it."""
+    k = key.cast("long")
+    rep = F.lit(2.0 / (1 + GAMMA)) * F.pow(F.lit(GAMMA), (F.abs(k) - _OFFSET).cast("double"))
+    return F.when(k == 0, F.lit(0.0)).otherwise(F.signum(k.cast("double")) * rep)
+
+
+def histogram_quantiles(bins: DataFrame, qs: dict[str, float], scale: float = 1.0) -> DataFrame:
+    """(entity_id, as_of_date, one column per quantile) from (entity_id, sub_key = bin key, as_of_date,
+    value = count). Linear interpolation between the order statistics, as percentile(); each value is
+    its bin's representative (divided by `scale`)."""
+    part = Window.partitionBy("entity_id", "as_of_date")
+    ordered = part.orderBy(F.col("sub_key").cast("long")).rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    ranked = bins.select(
+        "entity_id", "as_of_date",
+        F.col("sub_key").cast("long").alias("k"),
+        (bin_value(F.col("sub_key")) / F.lit(scale)).alias("v"),
+        F.sum("value").over(ordered).alias("upto"),  # ranks 0 .. upto-1 are in this bin or before
+        F.sum("value").over(part).alias("n"),
+    )
+    aggs = []
+    for name, q in qs.items():
+        h = (F.col("n") - 1) * F.lit(q)
+        lo, hi = F.floor(h), F.least(F.floor(h) + 1, F.col("n") - 1)
+        at = lambda r: F.min_by(F.when(F.col("upto") > r, F.col("v")), F.when(F.col("upto") > r, F.col("k")))  # noqa: E731
+        aggs += [at(lo).alias(f"_{name}_lo"), at(hi).alias(f"_{name}_hi"), F.first(h - lo).alias(f"_{name}_frac")]
+    out = ranked.groupBy("entity_id", "as_of_date").agg(*aggs)
+    return out.select("entity_id", "as_of_date", *[
+        (F.col(f"_{n}_lo") + F.col(f"_{n}_frac") * (F.col(f"_{n}_hi") - F.col(f"_{n}_lo"))).alias(n) for n in qs
+    ])
+
+
+def by_sub_entity(name: str, expr) -> SubKey:
+    return SubKey(name, expr)

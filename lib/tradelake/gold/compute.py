@@ -1,0 +1,96 @@
+"""The gold pipeline as pure functions: silver DataFrames in, gold DataFrames out.
+
+`compute_range` is the whole computation for as-of dates first..last in one pass (a backfill, or a
+first run). The daily incremental step (job.py) uses the same pieces on the day's changes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, fields
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from tradelake.gold import (buyer_credit, buyer_default_labels, facts, lane_performance, ledger,
+                            supplier_credit, supplier_scorecard)
+from tradelake.gold.common import entity_totals
+
+COMPONENTS: list[ledger.Component] = supplier_scorecard.C + supplier_credit.C + buyer_credit.C
+LEDGER_SCHEMA = ledger.ledger_schema(COMPONENTS)
+
+
+@dataclass(frozen=True)
+class Silver:
+    """The silver tables gold reads (any subset of their rows: see `visible_by`)."""
+
+    transactions: DataFrame
+    payments: DataFrame
+    shipments: DataFrame
+    shipment_events: DataFrame
+    suppliers: DataFrame
+    fx_rates: DataFrame
+
+    def visible_by(self, day: dt.date) -> "Silver":
+        """Only rows visible at the end of `day` (docs/gold_features.md)."""
+        event_dates = {
+            "transactions": F.to_date("updated_at"), "payments": F.to_date("paid_ts"),
+            "shipments": F.to_date("updated_at"), "shipment_events": F.to_date("event_ts"),
+            "suppliers": F.to_date("updated_at"), "fx_rates": F.col("rate_date"),
+        }
+        return Silver(**{
+            f.name: getattr(self, f.name).where((F.col("_known_date") <= F.lit(day)) & (event_dates[f.name] <= F.lit(day)))
+            for f in fields(self)
+        })
+
+
+@dataclass(frozen=True)
+class Gold:
+    supplier_scorecard: DataFrame
+    supplier_credit_features: DataFrame
+    buyer_credit_features: DataFrame
+    lane_performance: DataFrame
+    buyer_default_labels: DataFrame | None
+
+
+def fact_states(silver: Silver) -> tuple[DataFrame, DataFrame]:
+    # Materialised: each is read several times, and the plans downstream stay small.
+    invoices = facts.invoice_states(silver.transactions, silver.payments).localCheckpoint()
+    shipments = facts.shipment_states(silver.shipments, silver.shipment_events, invoices).localCheckpoint()
+    return invoices, shipments
+
+
+def ledger_of(invoices: DataFrame, shipments: DataFrame) -> DataFrame:
+    return ledger.ledger_rows(invoices, "invoice", COMPONENTS).unionByName(
+        ledger.ledger_rows(shipments, "shipment", COMPONENTS)
+    )
+
+
+def features(totals: DataFrame, silver: Silver, first: dt.date, last: dt.date) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """The three entity feature tables for first..last from the running totals of those dates."""
+    suppliers = entity_totals(totals, COMPONENTS, "supplier_id")
+    scorecard = supplier_scorecard.build(suppliers, totals)
+    attributes = supplier_credit.supplier_attributes(silver.suppliers, silver.fx_rates, first, last)
+    credit = supplier_credit.build(suppliers, totals, attributes, scorecard)
+    buyers = buyer_credit.build(entity_totals(totals, COMPONENTS, "buyer_id"), totals)
+    return scorecard, credit, buyers
+
+
+def compute_range(silver: Silver, first: dt.date, last: dt.date,
+                  earlier_buyer_features: DataFrame | None = None) -> tuple[Gold, DataFrame, DataFrame]:
+    """Every gold table for the as-of dates first..last, in one pass, from silver as known at `last`.
+    Labels: those of first-180..last-180, for the buyers of buyer_credit_features at those dates (the
+    range's own, and `earlier_buyer_features` for dates before it). Also returns the ledger (rows known
+    through `last`) and the totals of the range (for the daily step to continue from)."""
+    known = silver.visible_by(last)
+    invoices, shipments = fact_states(known)
+    rows = ledger_of(invoices, shipments).localCheckpoint()
+    totals = ledger.series(rows, COMPONENTS, first, last).localCheckpoint()
+    scorecard, credit, buyers = features(totals, known, first, last)
+    labelled = buyers if earlier_buyer_features is None else buyers.unionByName(
+        earlier_buyer_features.select(*buyers.columns))
+    labels = buyer_default_labels.build(
+        invoices, labelled, first - dt.timedelta(days=buyer_default_labels.HORIZON),
+        last - dt.timedelta(days=buyer_default_labels.HORIZON),
+    )
+    lanes = lane_performance.build(shipments, first, last)
+    return Gold(scorecard, credit, buyers, lanes, labels), rows, totals

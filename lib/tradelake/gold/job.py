@@ -1,0 +1,180 @@
+"""The features job: silver -> gold for as-of dates first..last (`tradelake run features`).
+
+Two ways, same tables (tested):
+- **daily step** (one date D whose previous day's totals are stored): only the facts that changed on D
+  are rebuilt; their ledger rows for D are written; D's totals are the day before's plus the ledger rows
+  that start or stop counting on D (ledger.advance). Cost follows the day's changes and the number of
+  entities.
+- **range** (a backfill, a first run, a re-run of an older date): everything known by the last date is
+  rebuilt in one pass (compute.compute_range) and every date of the range is written.
+
+Each run replaces only its own dates' slices of the gold tables (Delta replaceWhere), so a re-run
+changes nothing, and writes the labels of the dates 180 days earlier (buyer_default_labels).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from tradelake import ops, tables
+from tradelake.config import Settings
+from tradelake.gold import buyer_default_labels, compute, facts, lane_performance, ledger
+from tradelake.gold.compute import COMPONENTS, Gold, Silver
+
+log = logging.getLogger(__name__)
+LABEL_LAG = dt.timedelta(days=buyer_default_labels.HORIZON)
+
+
+class SilverNotReady(RuntimeError):
+    pass
+
+
+def read_silver(spark: SparkSession, settings: Settings) -> Silver:
+    def rd(name: str) -> DataFrame:
+        return tables.read(spark, settings, tables.silver(name))
+
+    return Silver(rd("transactions"), rd("payments"), rd("shipments"), rd("shipment_events"), rd("suppliers"),
+                  rd("fx_rates"))
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def check_silver_ready(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date) -> None:
+    missing = [d for d in _days(first, last) if d not in ops.processed_dates(spark, settings, "silver")]
+    if missing:
+        raise SilverNotReady(
+            f"features for {first}..{last} need silver for every one of those days; not processed yet: "
+            f"{', '.join(str(d) for d in missing[:5])}{' ...' if len(missing) > 5 else ''}. Run silver first."
+        )
+
+
+def stored_totals_dates(spark: SparkSession, settings: Settings) -> set[dt.date]:
+    if not tables.exists(spark, settings, tables.FEATURE_TOTALS):
+        return set()
+    rows = tables.read(spark, settings, tables.FEATURE_TOTALS).select("as_of_date").distinct().collect()
+    return {r[0] for r in rows}  # at most two dates
+
+
+def run_features_range(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date) -> str:
+    """Gold for every as-of date in first..last; returns which way it was computed ("daily" or "range")."""
+    if last < first:
+        raise ValueError(f"the range ends ({last}) before it starts ({first})")
+    check_silver_ready(spark, settings, first, last)
+    for t in tables.GOLD_TABLES + [tables.FEATURE_LEDGER, tables.FEATURE_TOTALS]:
+        tables.ensure_table(spark, settings, t)
+    silver = read_silver(spark, settings)
+    stored = stored_totals_dates(spark, settings)
+    if first == last and first - dt.timedelta(days=1) in stored:
+        daily_step(spark, settings, silver, first, stored)
+        return "daily"
+    backfill(spark, settings, silver, first, last, stored)
+    return "range"
+
+
+# -------------------------------------------------------------------------------------------------
+# The range
+# -------------------------------------------------------------------------------------------------
+def backfill(spark: SparkSession, settings: Settings, silver: Silver, first: dt.date, last: dt.date,
+             stored: set[dt.date]) -> None:
+    earlier = _stored_buyer_features(spark, settings, first - LABEL_LAG, min(first, last - LABEL_LAG + dt.timedelta(days=1)))
+    gold, rows, totals = compute.compute_range(silver, first, last, earlier_buyer_features=earlier)
+    _write_replacing(rows, tables.FEATURE_LEDGER, settings, f"known_day <= DATE'{last.isoformat()}'", "known_day")
+    if not stored or last >= max(stored):
+        keep = totals.where(F.col("as_of_date") >= F.lit(last - dt.timedelta(days=1)))
+        _write_replacing(keep, tables.FEATURE_TOTALS, settings, None, "as_of_date")
+    _write_gold(gold, settings, first, last)
+
+
+# -------------------------------------------------------------------------------------------------
+# The daily step
+# -------------------------------------------------------------------------------------------------
+def _visible_on(df: DataFrame, event_date: Column, day: dt.date) -> DataFrame:
+    return facts.with_visibility(df, event_date).where(F.col("_visible_from") == F.lit(day))
+
+
+def daily_step(spark: SparkSession, settings: Settings, silver: Silver, day: dt.date, stored: set[dt.date]) -> None:
+    known = silver.visible_by(day)
+    # Facts with something new on `day`: only they can change a total.
+    txn_ids = _visible_on(known.transactions, F.to_date("updated_at"), day).select("txn_id").unionByName(
+        _visible_on(known.payments, F.to_date("paid_ts"), day).select("txn_id")
+    )
+    shipment_ids = (
+        _visible_on(known.shipments, F.to_date("updated_at"), day).select("shipment_id")
+        .unionByName(_visible_on(known.shipment_events, F.to_date("event_ts"), day).select("shipment_id"))
+        .unionByName(known.shipments.join(txn_ids, "txn_id", "left_semi").select("shipment_id"))
+    )
+    # Shipments the lane snapshot reports on: fully delivered within its 13 weeks.
+    lo, hi = lane_performance.delivered_window(day)
+    lane_ids = known.shipment_events.where(
+        (F.col("event_type") == "DELIVERED") & F.to_date("event_ts").between(F.lit(lo), F.lit(hi))
+    ).select("shipment_id")
+    # Invoices the labels of day - 180 look at: due_date + 90 in (day - 180, day].
+    label_day = day - LABEL_LAG
+    label_txn_ids = known.transactions.where(
+        F.date_add("due_date", buyer_default_labels.GRACE).between(F.lit(label_day + dt.timedelta(days=1)), F.lit(day))
+    ).select("txn_id")
+
+    all_shipment_ids = shipment_ids.unionByName(lane_ids).distinct()
+    shipments_rows = known.shipments.join(all_shipment_ids, "shipment_id", "left_semi")
+    all_txn_ids = txn_ids.unionByName(label_txn_ids).unionByName(shipments_rows.select("txn_id")).distinct()
+    invoices = facts.invoice_states(
+        known.transactions.join(all_txn_ids, "txn_id", "left_semi"),
+        known.payments.join(all_txn_ids, "txn_id", "left_semi"),
+    ).localCheckpoint()
+    shipments = facts.shipment_states(
+        shipments_rows, known.shipment_events.join(all_shipment_ids, "shipment_id", "left_semi"), invoices
+    ).localCheckpoint()
+
+    # Only facts that changed on `day` have states starting or ending on it.
+    new_rows = compute.ledger_of(invoices, shipments).where(F.col("known_day") == F.lit(day))
+    _write_replacing(new_rows, tables.FEATURE_LEDGER, settings, _between("known_day", day, day), "known_day")
+
+    ledger_table = tables.read(spark, settings, tables.FEATURE_LEDGER)
+    previous = tables.read(spark, settings, tables.FEATURE_TOTALS)
+    totals = ledger.advance(previous, ledger.touching(ledger_table, COMPONENTS, day), COMPONENTS, day).localCheckpoint()
+
+    scorecard, credit, buyers = compute.features(totals, known, day, day)
+    earlier = _stored_buyer_features(spark, settings, label_day, label_day + dt.timedelta(days=1))
+    labels = buyer_default_labels.build(invoices, earlier, label_day, label_day)
+    lanes = lane_performance.build(shipments, day, day)
+    if day >= max(stored):
+        keep = previous.where(F.col("as_of_date") == F.lit(day - dt.timedelta(days=1))).unionByName(totals)
+        _write_replacing(keep.localCheckpoint(), tables.FEATURE_TOTALS, settings, None, "as_of_date")
+    _write_gold(Gold(scorecard, credit, buyers, lanes, labels), settings, day, day)
+
+
+# -------------------------------------------------------------------------------------------------
+# Writing
+# -------------------------------------------------------------------------------------------------
+def _stored_buyer_features(spark: SparkSession, settings: Settings, first: dt.date, before: dt.date) -> DataFrame:
+    """Stored buyer features of first..before-1 (for labels of dates before the range)."""
+    return tables.read(spark, settings, tables.GOLD["buyer_credit_features"]).where(
+        (F.col("as_of_date") >= F.lit(first)) & (F.col("as_of_date") < F.lit(before))
+    )
+
+
+def _between(column: str, first: dt.date, last: dt.date) -> str:
+    return f"{column} >= DATE'{first.isoformat()}' AND {column} <= DATE'{last.isoformat()}'"
+
+
+def _write_replacing(df: DataFrame, table: tables.TableDef, settings: Settings, where: str | None,
+                     order_by: str) -> None:
+    """Replace the rows matching the SQL condition `where` (all rows when None) with df (Delta checks
+    that df holds nothing else), written in `order_by` order so that file statistics prune a date's reads."""
+    writer = tables.conform(df, table).sortWithinPartitions(order_by).write.format("delta").mode("overwrite")
+    if where is not None:
+        writer = writer.option("replaceWhere", where)
+    writer.save(table.path(settings))
+
+
+def _write_gold(gold: Gold, settings: Settings, first: dt.date, last: dt.date) -> None:
+    for name in ("supplier_scorecard", "supplier_credit_features", "buyer_credit_features", "lane_performance"):
+        _write_replacing(getattr(gold, name), tables.GOLD[name], settings, _between("as_of_date", first, last),
+                         "as_of_date")
+    _write_replacing(gold.buyer_default_labels, tables.GOLD["buyer_default_labels"], settings,
+                     _between("as_of_date", first - LABEL_LAG, last - LABEL_LAG), "as_of_date")

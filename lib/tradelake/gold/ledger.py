@@ -1,0 +1,281 @@
+"""Running totals for every as-of date, from the changes facts make to them.
+
+Most features are sums over a window of event dates: "invoices ordered in (D-90, D]", "shipments
+with promised_date in (D-90, D]", "invoices ordered <= D". Such a sum is built from **components**:
+what one fact state adds to one entity's total while D is in `[event_day + start, event_day + end)`.
+
+When a fact changes state on day K (facts.py), it takes its old contribution back and adds its new one,
+from K on. The **ledger** records exactly that, per entity, sub-entity, event day and knowledge day:
+
+    family, entity_id, sub_key, event_day (d), known_day (K), one delta per component
+
+and the value of component c (window [s, e)) at as-of date D is
+
+    sum of delta_c over ledger rows with  max(d + s, K) <= D < d + e
+
+Ledger rows are immutable once K has passed (nothing known later changes what was known at K), which
+makes both ways of reading them cheap and equal:
+
+- a **series** (a backfill over D1..D2): each ledger row becomes a step up on the day it starts
+  counting and a step down on the day it leaves the window; a running sum of the steps per entity
+  gives every date's totals in one pass (`series`);
+- a **daily step**: totals(D) = totals(D-1) + the ledger rows that start or stop counting on D, which
+  are the rows known on D or whose event day is D minus one of the windows' offsets (`advance`).
+  Its cost follows the day's changes and the number of entities, not the length of history.
+
+Sums of money and durations are exact decimals (a re-run must give identical values, and running totals
+that go up and down must come back to exactly 0). Non-additive features (distinct counts, maxima,
+quantiles) are kept as totals per **sub-entity** (a supplier's buyers, a supplier's lead-time histogram
+bins, an entity's invoices per days-past-due) and aggregated per entity at the end.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import reduce
+from typing import Callable
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+KINDS: dict[str, T.DataType] = {
+    "count": T.LongType(),
+    "money": T.DecimalType(38, 8),        # USD, exact
+    "seconds": T.DecimalType(38, 6),      # durations in seconds, exact to the microsecond
+    "seconds2": T.DecimalType(38, 12),    # squared durations (for standard deviations)
+    "money2": T.DecimalType(38, 6),       # squared money (for concentration indices)
+}
+
+
+@dataclass(frozen=True)
+class SubKey:
+    """A sub-entity within an entity (e.g. each buyer of a supplier): totals are kept per sub-entity.
+    `expr` is null where the fact state contributes no sub-entity row."""
+
+    name: str
+    expr: Callable[[], Column]
+
+
+@dataclass(frozen=True)
+class Component:
+    """What a fact state adds to an entity's running total while D is in [on + start, on + end).
+
+    fact: "invoice" or "shipment" (facts.py); entity: the state's column naming the entity;
+    on: the state's event-day column; value: a column expression over the state (null counts as 0)."""
+
+    name: str
+    fact: str
+    entity: str
+    on: str
+    value: Callable[[], Column]
+    start: int = 0
+    end: int | None = None
+    kind: str = "count"
+    sub: SubKey | None = None
+    doc: str = ""
+
+    @property
+    def family(self) -> str:
+        return f"{self.fact}/{self.entity}/{self.sub.name if self.sub else '-'}/{self.on}"
+
+    @property
+    def dtype(self) -> T.DataType:
+        return KINDS[self.kind]
+
+
+def window(days: int) -> dict:
+    """(D - days, D]: counts for D in [event_day, event_day + days)."""
+    return {"start": 0, "end": days}
+
+
+# A fact state contributes only where this holds (a shipment of a CANCELLED or unknown transaction: never).
+FACT_FILTER: dict[str, Callable[[], Column]] = {
+    "invoice": lambda: F.lit(True),
+    "shipment": lambda: F.col("counted"),
+}
+
+KEYS = ["family", "entity_id", "sub_key"]
+
+
+def families(components: list[Component]) -> "OrderedDict[str, list[Component]]":
+    out: OrderedDict[str, list[Component]] = OrderedDict()
+    for c in components:
+        out.setdefault(c.family, []).append(c)
+    return out
+
+
+def ledger_schema(components: list[Component]) -> T.StructType:
+    names = [c.name for c in components]
+    if len(set(names)) != len(names):
+        raise ValueError(f"component names must be unique: {sorted(n for n in names if names.count(n) > 1)}")
+    return T.StructType(
+        [T.StructField("family", T.StringType()), T.StructField("entity_id", T.StringType()),
+         T.StructField("sub_key", T.StringType()), T.StructField("event_day", T.DateType()),
+         T.StructField("known_day", T.DateType())]
+        + [T.StructField(c.name, c.dtype, metadata={"comment": c.doc}) for c in components]
+    )
+
+
+def _nonzero(cols: list[Column]) -> Column:
+    # One comparison, not a chain of ORs: the optimizer's constraint propagation explodes on long
+    # disjunctions repeated across a union of wide frames.
+    if len(cols) == 1:
+        return F.coalesce(cols[0] != 0, F.lit(False))
+    return F.greatest(*[F.abs(F.coalesce(c.cast("double"), F.lit(0.0))) for c in cols]) > 0
+
+
+def _widen(df: DataFrame, components: list[Component], fixed: list[str]) -> DataFrame:
+    """All component columns, null where the frame does not carry them."""
+    return df.select(*fixed, *[
+        (F.col(c.name) if c.name in df.columns else F.lit(None)).cast(c.dtype).alias(c.name) for c in components
+    ])
+
+
+# -------------------------------------------------------------------------------------------------
+# Ledger rows from fact states
+# -------------------------------------------------------------------------------------------------
+def ledger_rows(states: DataFrame, fact: str, components: list[Component]) -> DataFrame:
+    """The ledger rows of fact states (facts.py): each state adds its contribution from its
+    `known_from` and takes it back from its `known_to`. Rows that change nothing are dropped."""
+    frames = []
+    for family, comps in families([c for c in components if c.fact == fact]).items():
+        c0 = comps[0]
+        sub = c0.sub.expr() if c0.sub else F.lit("")
+        ident = [F.lit(family).alias("family"), F.col(c0.entity).alias("entity_id"), sub.alias("sub_key"),
+                 F.col(c0.on).alias("event_day")]
+        values = [F.coalesce(c.value().cast(c.dtype), F.lit(0).cast(c.dtype)) for c in comps]
+        contributes = FACT_FILTER[fact]() & F.col(c0.entity).isNotNull() & F.col(c0.on).isNotNull() & sub.isNotNull()
+        rows = states.where(contributes)
+        plus = rows.select(*ident, F.col("known_from").alias("known_day"),
+                           *[v.alias(c.name) for v, c in zip(values, comps)])
+        minus = rows.where(F.col("known_to").isNotNull()).select(
+            *ident, F.col("known_to").alias("known_day"), *[(-v).cast(c.dtype).alias(c.name) for v, c in zip(values, comps)]
+        )
+        summed = (
+            plus.unionByName(minus)
+            .groupBy("family", "entity_id", "sub_key", "event_day", "known_day")
+            .agg(*[F.sum(c.name).cast(c.dtype).alias(c.name) for c in comps])
+        )
+        frames.append(summed.where(_nonzero([F.col(c.name) for c in comps])))
+    fixed = ["family", "entity_id", "sub_key", "event_day", "known_day"]
+    return reduce(DataFrame.unionByName, [_widen(f, components, fixed) for f in frames])
+
+
+# -------------------------------------------------------------------------------------------------
+# Reading the ledger: totals per (family, entity, sub-entity) and as-of date
+# -------------------------------------------------------------------------------------------------
+def _shapes(comps: list[Component]) -> "OrderedDict[tuple[int, int | None], list[Component]]":
+    out: OrderedDict = OrderedDict()
+    for c in comps:
+        out.setdefault((c.start, c.end), []).append(c)
+    return out
+
+
+def series(ledger: DataFrame, components: list[Component], first: dt.date, last: dt.date) -> DataFrame:
+    """Totals for every as-of date in first..last: (family, entity_id, sub_key, as_of_date, components),
+    only where some component is not 0. One pass over the ledger (see module docstring)."""
+    out = []
+    fixed = ["family", "entity_id", "sub_key"]
+    for family, comps in families(components).items():
+        rows = ledger.where(F.col("family") == family)
+        steps = []
+        for (start, end), shaped in _shapes(comps).items():
+            enter = F.greatest(F.date_add("event_day", start), F.col("known_day"))
+            vals = {c.name: F.coalesce(F.col(c.name), F.lit(0).cast(c.dtype)) for c in shaped}
+            others = [F.lit(0).cast(c.dtype).alias(c.name) for c in comps if c not in shaped]
+            live = rows.where(_nonzero([F.col(c.name) for c in shaped]))
+            if end is not None:
+                live = live.where(enter < F.date_add("event_day", end))
+            steps.append(live.select(*fixed, enter.alias("day"), *[v.alias(n) for n, v in vals.items()], *others))
+            if end is not None:
+                steps.append(live.select(*fixed, F.date_add("event_day", end).alias("day"),
+                                         *[(-v).cast(comps_by(comps, n).dtype).alias(n) for n, v in vals.items()],
+                                         *others))
+        changes = (
+            reduce(DataFrame.unionByName, [s.select(*fixed, "day", *[c.name for c in comps]) for s in steps])
+            .where(F.col("day") <= F.lit(last))
+            .groupBy(*fixed, "day")
+            .agg(*[F.sum(c.name).alias(c.name) for c in comps])
+        )
+        w = Window.partitionBy(*fixed).orderBy("day")
+        running = changes.select(
+            *fixed, "day",
+            F.lead("day").over(w).alias("next_day"),
+            *[F.sum(c.name).over(w.rowsBetween(Window.unboundedPreceding, Window.currentRow)).cast(c.dtype).alias(c.name)
+              for c in comps],
+        )
+        held = running.where(_nonzero([F.col(c.name) for c in comps])).where(
+            (F.col("next_day").isNull() | (F.col("next_day") > F.lit(first)))
+        )
+        dated = held.select(
+            *fixed,
+            F.explode(F.sequence(
+                F.greatest(F.col("day"), F.lit(first)),
+                F.least(F.coalesce(F.date_sub("next_day", 1), F.lit(last)), F.lit(last)),
+            )).alias("as_of_date"),
+            *[c.name for c in comps],
+        )
+        out.append(dated)
+    return reduce(DataFrame.unionByName, [_widen(d, components, fixed + ["as_of_date"]) for d in out])
+
+
+def comps_by(comps: list[Component], name: str) -> Component:
+    return next(c for c in comps if c.name == name)
+
+
+def offsets(components: list[Component]) -> list[int]:
+    """Every start and end offset: the event days whose ledger rows can start or stop counting on D."""
+    return sorted({c.start for c in components} | {c.end for c in components if c.end is not None})
+
+
+def touching(ledger: DataFrame, components: list[Component], day: dt.date) -> DataFrame:
+    """The ledger rows that can change a total on `day` (known that day, or entering or leaving a
+    window that day)."""
+    event_days = [day - dt.timedelta(days=o) for o in offsets(components)]
+    return ledger.where((F.col("known_day") == F.lit(day)) | F.col("event_day").isin(event_days)).where(
+        F.col("known_day") <= F.lit(day)
+    )
+
+
+def advance(previous: DataFrame, ledger: DataFrame, components: list[Component], day: dt.date) -> DataFrame:
+    """Totals on `day` from the totals of the day before (`previous`, as `series` returns them) and the
+    ledger rows touching `day` (any superset of them will do)."""
+    prev_day = day - dt.timedelta(days=1)
+    d, k = F.col("event_day"), F.col("known_day")
+    fixed = ["family", "entity_id", "sub_key"]
+    changes = []
+    for family, comps in families(components).items():
+        deltas = []
+        for c in comps:
+            enter = F.greatest(F.date_add(d, c.start), k)
+
+            def counts_on(x: dt.date) -> Column:
+                inside = enter <= F.lit(x)
+                if c.end is not None:
+                    inside = inside & (F.lit(x) < F.date_add(d, c.end))
+                return inside
+
+            change = F.when(counts_on(day) & ~counts_on(prev_day), F.col(c.name)).when(
+                ~counts_on(day) & counts_on(prev_day), -F.col(c.name)
+            )
+            deltas.append(F.coalesce(change, F.lit(0)).cast(c.dtype).alias(c.name))
+        changes.append(
+            ledger.where(F.col("family") == family).select(*fixed, *deltas)
+            .transform(lambda f: _widen(f, components, fixed))
+        )
+    both = reduce(DataFrame.unionByName, changes + [
+        _widen(previous.where(F.col("as_of_date") == F.lit(prev_day)), components, fixed)
+    ])
+    summed = both.groupBy(*fixed).agg(*[F.sum(c.name).cast(c.dtype).alias(c.name) for c in components])
+    # A family's own columns are 0 or more; the others stay null (as in `series`).
+    fam_cols = families(components)
+    cleaned = summed.select(*fixed, *[
+        F.when(F.col("family") == F.lit(c.family), F.coalesce(F.col(c.name), F.lit(0).cast(c.dtype))).alias(c.name)
+        for c in components
+    ])
+    nonzero = reduce(lambda a, b: a | b, [
+        (F.col("family") == F.lit(f)) & _nonzero([F.col(c.name) for c in comps]) for f, comps in fam_cols.items()
+    ])
+    return cleaned.where(nonzero).select(*fixed, F.lit(day).alias("as_of_date"), *[c.name for c in components])
