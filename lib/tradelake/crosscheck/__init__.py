@@ -1,0 +1,1 @@
+"""Independent re-implementations of lakehouse outputs, used as oracles in differential tests."""
