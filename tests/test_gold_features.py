@@ -1,0 +1,279 @@
+"""Every gold feature on hand-built silver rows, against values worked out by hand from features.md
+(and docs/gold_features.md where it leaves a choice). The arithmetic is in the comments.
+
+The main scenario is the snapshot of D = 2026-06-30 (a Tuesday) for supplier S1 (S2 has one old
+invoice) and buyers B1..B4. It holds, on purpose: an order on D-90 (outside the 90-day window) and one
+on D-89 (inside); a cancelled order with a shipment (left out); a return with a refund; an EUR invoice
+(FX); a partial delivery; a short shipment never delivered in full; a payment paid before D but known
+only after D; a cancellation, a supplier version and an FX rate known only after D; a refund that does
+not unsettle an invoice; denominators of 0.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+from chispa import assert_approx_df_equality, assert_df_equality
+from pyspark.sql import functions as F
+
+import silver_builder as sb
+from tradelake.gold.compute import compute_range
+
+D = dt.date(2026, 6, 30)
+
+TRANSACTIONS = [
+    # T0: S1/B4, 500 USD, due 2025-12-31, never paid
+    sb.txn("T0", "2025-12-01T10:00", 500, buyer="B4", due="2025-12-31"),
+    sb.txn("T0", "2025-12-01T10:00", 500, buyer="B4", due="2025-12-31", status="FULFILLED", updated="2025-12-10"),
+    # T1: ordered D-89 (inside), 100, due 05-02
+    sb.txn("T1", "2026-04-02T12:00", 100, due="2026-05-02"),
+    sb.txn("T1", "2026-04-02T12:00", 100, due="2026-05-02", status="FULFILLED", updated="2026-04-20"),
+    # T2: ordered D-90 (outside the 90-day windows), 200, due 05-01
+    sb.txn("T2", "2026-04-01T09:00", 200, due="2026-05-01"),
+    sb.txn("T2", "2026-04-01T09:00", 200, due="2026-05-01", status="FULFILLED", updated="2026-04-10"),
+    # T3: cancelled (its shipment is left out)
+    sb.txn("T3", "2026-06-01T08:00", 50, buyer="B2", due="2026-07-01"),
+    sb.txn("T3", "2026-06-01T08:00", 50, buyer="B2", due="2026-07-01", status="CANCELLED", updated="2026-06-02"),
+    # T4: returned (void: owes nothing)
+    sb.txn("T4", "2026-06-10T10:00", 80, buyer="B2", due="2026-07-10"),
+    sb.txn("T4", "2026-06-10T10:00", 80, buyer="B2", due="2026-07-10", status="FULFILLED", updated="2026-06-15"),
+    sb.txn("T4", "2026-06-10T10:00", 80, buyer="B2", due="2026-07-10", status="RETURNED", updated="2026-06-25"),
+    # T5: 300 EUR at 1.1 = 330 USD, a Saturday
+    sb.txn("T5", "2026-06-20T09:00", 300, buyer="B3", due="2026-07-20", currency="EUR", rate="1.1"),
+    # T6: a Sunday; its cancellation happens and is known after D: PLACED at D
+    sb.txn("T6", "2026-06-28T11:00", 40, due="2026-07-28"),
+    sb.txn("T6", "2026-06-28T11:00", 40, due="2026-07-28", status="CANCELLED", updated="2026-07-02"),
+    # T7: supplier S2, buyer B1, 60, due 04-14
+    sb.txn("T7", "2026-03-15T10:00", 60, supplier="S2", due="2026-04-14"),
+    sb.txn("T7", "2026-03-15T10:00", 60, supplier="S2", due="2026-04-14", status="FULFILLED", updated="2026-03-20"),
+]
+PAYMENTS = [
+    sb.payment("P1", "T1", 100, "2026-05-10"),                # settles T1 on 05-10: dpd 8
+    sb.payment("R1", "T1", 30, "2026-06-05", type="REFUND"),  # paid 70, still settled (first date reached)
+    sb.payment("P2", "T2", 200, "2026-04-30"),                # on time: dpd 0
+    sb.payment("P4", "T4", 80, "2026-06-12"),
+    sb.payment("R4", "T4", 80, "2026-06-26", type="REFUND"),
+    sb.payment("P5", "T5", 100, "2026-06-25", currency="EUR", rate="1.1"),  # 100 EUR x 1.1 = 110 USD
+    sb.payment("P5b", "T5", 50, "2026-06-29", currency="EUR", rate="1.1", known="2026-07-01"),  # known after D
+    sb.payment("P7", "T7", 60, "2026-04-20"),                 # T7 settled 6 days late
+]
+SHIPMENTS = [
+    sb.shipment("SH1", "T1", 10, "2026-04-25", created="2026-04-03"),
+    sb.shipment("SH2", "T2", 3, "2026-04-01", created="2026-04-01T10:00"),   # promised on D-90: outside
+    sb.shipment("SH3", "T3", 5, "2026-06-10", created="2026-06-01T12:00"),   # transaction cancelled
+    sb.shipment("SH4", "T4", 8, "2026-06-14", created="2026-06-10T12:00"),
+    sb.shipment("SH5", "T5", 20, "2026-06-28", created="2026-06-20T12:00"),
+    sb.shipment("SH6", "T6", 4, "2026-07-05", created="2026-06-28T12:00"),   # due after D
+]
+EVENTS = [
+    sb.event("E11", "SH1", "PICKED_UP", "2026-04-05T00:00"),
+    sb.event("E12", "SH1", "EXCEPTION", "2026-04-10T00:00"),
+    sb.event("E13", "SH1", "DELIVERED", "2026-04-20T12:00", 6),   # first delivery, on time
+    sb.event("E14", "SH1", "DELIVERED", "2026-04-28T12:00", 4),   # full delivery, 3 days late
+    sb.event("E21", "SH2", "DELIVERED", "2026-04-01T18:00", 3),
+    sb.event("E31", "SH3", "DELIVERED", "2026-06-09T10:00", 5),
+    sb.event("E41", "SH4", "PICKED_UP", "2026-06-11T10:00"),
+    sb.event("E42", "SH4", "DELIVERED", "2026-06-14T10:00", 8),   # in full, on the promised day
+    sb.event("E51", "SH5", "DELIVERED", "2026-06-27T09:00", 10),  # short: 10 of 20, never completed
+]
+SUPPLIERS = [
+    sb.supplier("S1", "2026-01-10", tier="A", onboarded="2025-06-30", credit_limit=10000, currency="EUR"),
+    sb.supplier("S1", "2026-06-29", tier="B", onboarded="2025-06-30", credit_limit=20000, currency="EUR"),
+    sb.supplier("S1", "2026-06-30T08:00", tier="C", onboarded="2025-06-30", credit_limit=1, currency="EUR",
+                known="2026-07-01"),  # known after D
+    sb.supplier("S2", "2026-01-05", tier="B", country="DE", industry="Machinery", onboarded="2024-01-01"),
+]
+FX = [
+    sb.fx("2026-06-26", "EUR", "1.10"),
+    sb.fx("2026-06-29", "EUR", "1.20", known="2026-07-01"),  # known after D: D uses 06-26's (fallback)
+]
+
+
+@pytest.fixture(scope="module")
+def snapshot(spark):
+    silver = sb.silver(spark, transactions=TRANSACTIONS, payments=PAYMENTS, shipments=SHIPMENTS,
+                       shipment_events=EVENTS, suppliers=SUPPLIERS, fx_rates=FX)
+    gold, _, _ = compute_range(silver, D, D)
+    return gold
+
+
+def _plain(df):
+    """Without column metadata (comments inherited from silver), which chispa's approximate comparison checks."""
+    return df.select(*[F.col(f.name).alias(f.name, metadata={}) for f in df.schema.fields])
+
+
+def _expected(spark, columns: list[str], rows: list[tuple], schema_from):
+    types = {f.name: f.dataType.simpleString() for f in schema_from.schema.fields}
+    return spark.createDataFrame(rows, ", ".join(f"{c} {types[c]}" for c in columns))
+
+
+def test_supplier_scorecard(spark, snapshot):
+    cols = ["supplier_id", "as_of_date", "orders_90d", "gmv_usd_90d", "cancel_rate_90d", "return_rate_90d",
+            "shipments_due_90d", "otif_rate_90d", "on_time_rate_90d", "unit_fill_rate_90d", "exception_rate_90d",
+            "lead_time_mean_90d", "lead_time_cv_90d", "avg_days_late_90d", "active_buyers_90d", "buyer_hhi_90d"]
+    got = _plain(snapshot.supplier_scorecard.select(*cols))
+    expected = _expected(spark, cols, [
+        # S1: orders in (04-01, 06-30]: T1, T3, T4, T5, T6 = 5 (T2 on D-90 is out); CANCELLED: T3 -> 1/5;
+        # RETURNED / (FULFILLED + RETURNED) = T4 / (T1 + T4) = 1/2; GMV (not cancelled) = 100 + 80 + 330 + 40 = 550.
+        # Shipments due: SH1, SH4, SH5 (SH2 promised on D-90, SH3 cancelled, SH6 due after D) = 3;
+        # OTIF: SH4 only (SH1 full on 04-28 > 04-25, SH5 never full) -> 1/3; on time (first delivery): all 3;
+        # fill: (min(10,10) + 8 + min(10,20)) / (10 + 8 + 20) = 28/38; exceptions: SH1 -> 1/3.
+        # Lead times (full delivery in window): SH1 04-02T12 -> 04-28T12 = 26 d, SH4 06-10T10 -> 06-14T10 = 4 d:
+        # mean 15, stddev_samp sqrt(((26-15)^2 + (4-15)^2) / 1) = sqrt(242), cv = sqrt(242)/15.
+        # Late among due: SH1, 04-28 - 04-25 = 3 days. Buyers of non-cancelled orders: B1 (T1, T6), B2 (T4), B3 (T5)
+        # = 3; GMV shares: B1 140, B2 80, B3 330 of 550 -> HHI = (140^2 + 80^2 + 330^2) / 550^2.
+        ("S1", D, 5, 550.0, 0.2, 0.5, 3, 1 / 3, 1.0, 28 / 38, 1 / 3, 15.0, math.sqrt(242) / 15, 3.0, 3,
+         (140**2 + 80**2 + 330**2) / 550**2),
+        # S2: T7 ordered 03-15 is in (D-365, D] (a row) but not in the 90-day window: counts 0, rates null.
+        ("S2", D, 0, 0.0, None, None, 0, None, None, None, None, None, None, None, 0, None),
+    ], snapshot.supplier_scorecard)
+    assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_lead_time_p90_is_within_half_a_percent(snapshot):
+    # Linear interpolation over (4, 26): h = (2 - 1) x 0.9 -> 4 + 0.9 x (26 - 4) = 23.8. The Spark side reads it
+    # from a histogram whose bins represent every value within 0.5%.
+    got = snapshot.supplier_scorecard.where("supplier_id = 'S1'").first()["lead_time_p90_90d"]
+    assert got == pytest.approx(23.8, rel=0.005)
+
+
+def test_supplier_credit_features(spark, snapshot):
+    cols = [f.name for f in snapshot.supplier_credit_features.schema.fields]
+    got = _plain(snapshot.supplier_credit_features.select(*cols))
+    # S1 invoices at D (PLACED/FULFILLED): T0 500, T1 100, T2 200, T5 330, T6 40 (T3 cancelled, T4 returned).
+    # Net sales by order date: 30d (05-31, 06-30]: T5 + T6 = 370; 90d: + T1 = 470; 180d: + T2 = 670;
+    # 365d: + T0 = 1170. Earlier 90 days (01-01, 04-01]: T2 = 200 -> growth 470/200 - 1 = 1.35.
+    buckets = [370, 0, 100, 200, 0, 0]  # (D-30(k+1), D-30k], k = 0..5: T1 (04-02) in k=2, T2 (04-01) in k=3
+    mean = sum(buckets) / 6
+    cv = math.sqrt(sum((b - mean) ** 2 for b in buckets) / 6) / mean
+    # Open: T0 500, T1 100 - 70 = 30, T2 0, T5 330 - 100 x 1.1 = 220 (P5b known after D), T6 40 -> 790;
+    # overdue (due < D): T0 500 + T1 30 = 530. dpd: T0 not settled, D - 2025-12-31 = 181; T1 8; T2 0.
+    # Due in (D-365, D]: T0, T1, T2 -> bad debt 500 / 800; due in (D-180, D]: T1 (late), T2 (on time) -> 1/2.
+    # Invoices ordered in (D-180, D] by buyer: B1 100 + 200 + 40 = 340, B3 330: top 340/670, HHI (340^2 + 330^2)/670^2.
+    # Supplier version at D: 06-29's (tier B; the 06-30 one is known on 07-01), limit 20000 EUR at 06-26's
+    # rate 1.10 (06-29's is known on 07-01) = 22000; tenure D - 2025-06-30 = 365. Orders (any status) in
+    # window: 5, on Sat/Sun: T5 (Sat 06-20), T6 (Sun 06-28) -> 2/5.
+    s1 = ("S1", D, 370.0, 470.0, 670.0, 1170.0, 470 / 200 - 1, cv, 3, 470 / 3, 2 / 5, 365, "B", "CN", "Textiles",
+          22000.0, 340 / 670, (340**2 + 330**2) / 670**2, 790.0, 530.0, 530 / 790, 790 / 470 * 90, 260 / 470 * 90,
+          530 / 470 * 90, 181, 500 / 800, 0.5, 1 / 3, 0.5)
+    # S2: T7 (B1, 60, ordered 03-15, due 04-14, paid 04-20: dpd 6) only. Buckets: T7 in k=3 (03-02, 04-01]:
+    # [0, 0, 0, 60, 0, 0], mean 10, stddev_pop sqrt((5 x 10^2 + 50^2) / 6) = sqrt(500). Growth 0/60 - 1 = -1.
+    s2 = ("S2", D, 0.0, 0.0, 60.0, 60.0, -1.0, math.sqrt(500) / 10, 0, None, None, 911, "B", "DE", "Machinery",
+          None, 1.0, 1.0, 0.0, 0.0, None, None, None, None, 6, 0.0, 0.0, None, None)
+    expected = _expected(spark, cols, [s1, s2], snapshot.supplier_credit_features)
+    assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_buyer_credit_features(spark, snapshot):
+    cols = [f.name for f in snapshot.buyer_credit_features.schema.fields]
+    got = _plain(snapshot.buyer_credit_features.select(*cols))
+    expected = _expected(spark, cols, [
+        # B1: invoices T1 (100, paid 70, due 05-02, settled 05-10), T2 (200, due 05-01, settled 04-30), T6 (40,
+        # PLACED at D), T7 (S2, 60, due 04-14, settled 04-20). Purchases (04-01, 06-30]: T1 + T6 = 140; earlier:
+        # T2 + T7 = 260. Suppliers in 180 days: S1, S2. Outstanding: 30 + 40 = 70; overdue: T1 30.
+        # Due in (01-01, 06-30]: T1 (dpd 8), T2 (0), T7 (6): late 2/3, mean 7; paid min(70,100) + 200 + 60 of 360.
+        ("B1", D, 140.0, 140 / 260 - 1, 2, 70.0, 30.0, 3, 2 / 3, 7.0, 330 / 360, 0, "CURRENT", 8),
+        # B2: only void transactions (T3 cancelled, T4 returned): a row, nothing owed, ratios null.
+        ("B2", D, 0.0, None, 0, 0.0, 0.0, 0, None, None, None, 0, "CURRENT", None),
+        # B3: T5 330, 110 paid, due after D.
+        ("B3", D, 330.0, None, 1, 220.0, 0.0, 0, None, None, None, 0, "CURRENT", None),
+        # B4: T0 500 never paid, due 2025-12-31: 181 days past due; not due in the last 180 days.
+        ("B4", D, 0.0, None, 0, 500.0, 500.0, 0, None, None, None, 181, "90+", 181),
+    ], snapshot.buyer_credit_features)
+    assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_snapshot_ignores_what_was_known_after_d(spark, snapshot):
+    """The same snapshot from silver cut at D: everything known later (T6's cancellation, P5b, S1's
+    third version, 06-29's FX rate) changed nothing."""
+    silver = sb.silver(
+        spark,
+        transactions=[r for r in TRANSACTIONS if r["_known_date"] <= D],
+        payments=[r for r in PAYMENTS if r["_known_date"] <= D],
+        shipments=SHIPMENTS, shipment_events=EVENTS,
+        suppliers=[r for r in SUPPLIERS if r["_known_date"] <= D], fx_rates=[r for r in FX if r["_known_date"] <= D],
+    )
+    cut, _, _ = compute_range(silver, D, D)
+    for name in ("supplier_scorecard", "supplier_credit_features", "buyer_credit_features"):
+        assert_df_equality(getattr(cut, name), getattr(snapshot, name), ignore_row_order=True)
+
+
+# -------------------------------------------------------------------------------------------------
+# Lanes: D = 2026-06-30 reports the 13 ISO weeks 03-30 .. 06-22 (Sunday 06-28 is the last complete one)
+# -------------------------------------------------------------------------------------------------
+def _lane_shipment(n: int, promised: str, delivered: list[tuple[str, int]], *, pickup: str | None = None,
+                   cancelled: bool = False, carrier="Maersk", mode="SEA", delivered_known: str | None = None,
+                   exception: bool = False):
+    t = f"LT{n}"
+    txns = [sb.txn(t, "2026-03-20T10:00", 10)]
+    if cancelled:
+        txns.append(sb.txn(t, "2026-03-20T10:00", 10, status="CANCELLED", updated="2026-06-27"))
+    qty = sum(q for _, q in delivered)
+    ships = [sb.shipment(f"L{n}", t, qty, promised, created="2026-03-21", carrier=carrier, mode=mode)]
+    events = [sb.event(f"L{n}-p", f"L{n}", "PICKED_UP", pickup)] if pickup else []
+    events += [sb.event(f"L{n}-d{i}", f"L{n}", "DELIVERED", at, q, known=delivered_known)
+               for i, (at, q) in enumerate(delivered)]
+    if exception:
+        events.append(sb.event(f"L{n}-x", f"L{n}", "EXCEPTION", "2026-06-15T00:00"))
+    return txns, ships, events
+
+
+def test_lane_performance(spark):
+    parts = [
+        _lane_shipment(1, "2026-06-24", [("2026-06-23T12:00", 5)], pickup="2026-06-10T00:00"),   # 13.5 d, on time
+        _lane_shipment(2, "2026-06-20", [("2026-06-25T00:00", 5)], pickup="2026-06-12T00:00", exception=True),  # 13 d, +5
+        _lane_shipment(3, "2026-06-20", [("2026-06-22T00:00", 2), ("2026-06-26T06:00", 2)],
+                       pickup="2026-06-15T00:00"),                                              # full 06-26T06: 11.25 d, +6
+        _lane_shipment(4, "2026-06-30", [("2026-06-29T00:00", 1)], pickup="2026-06-20T00:00"),   # week of 06-29: incomplete
+        _lane_shipment(5, "2026-06-30", [("2026-06-23T00:00", 1)], pickup="2026-06-20T00:00", cancelled=True),
+        _lane_shipment(6, "2026-06-30", [("2026-06-24T00:00", 1)], pickup="2026-06-20T00:00",
+                       delivered_known="2026-07-01"),                                           # known after D
+        _lane_shipment(7, "2026-04-02", [("2026-04-01T00:00", 1)], carrier="DHL", mode="AIR"),   # week 03-30, no pickup
+        _lane_shipment(8, "2026-03-29", [("2026-03-29T00:00", 1)], carrier="DHL", mode="AIR"),   # week 03-23: 14th week back
+    ]
+    silver = sb.silver(spark, transactions=[t for p in parts for t in p[0]], shipments=[s for p in parts for s in p[1]],
+                       shipment_events=[e for p in parts for e in p[2]])
+    gold, _, _ = compute_range(silver, D, D)
+    transit = [11.25, 13.0, 13.5]
+    mean = sum(transit) / 3
+    sd = math.sqrt(sum((t - mean) ** 2 for t in transit) / 2)
+    cols = [f.name for f in gold.lane_performance.schema.fields]
+    expected = _expected(spark, cols, [
+        # 3 shipments (L4 in an incomplete week, L5 cancelled, L6 not known at D); on time in full: L1 only;
+        # transit p50 = 13.0, p90: h = 2 x 0.9 = 1.8 -> 13.0 + 0.8 x (13.5 - 13.0) = 13.4; delays -1, +5, +6.
+        ("CN", "DE", "Maersk", "SEA", dt.date(2026, 6, 22), D, 3, 1 / 3, 13.0, 13.4, mean, sd / mean, 10 / 3, 1 / 3),
+        # No pickup: no transit time; delivered a day before the promise.
+        ("CN", "DE", "DHL", "AIR", dt.date(2026, 3, 30), D, 1, 1.0, None, None, None, None, -1.0, 0.0),
+    ], gold.lane_performance)
+    assert_approx_df_equality(_plain(gold.lane_performance.select(*cols)), expected, 1e-9, ignore_row_order=True,
+                              ignore_nullable=True)
+
+
+# -------------------------------------------------------------------------------------------------
+# Labels: the label of D' = 2026-01-15 is computed with what is known on L = D' + 180 = 2026-07-14
+# -------------------------------------------------------------------------------------------------
+def test_default_labels(spark):
+    d, last = dt.date(2026, 1, 15), dt.date(2026, 7, 14)
+    txns = [
+        sb.txn("A1", "2026-01-10T10:00", 100, buyer="BA", due="2026-03-01"),   # due + 90 = 05-30, never paid: 1
+        sb.txn("B1", "2026-01-05T10:00", 100, buyer="BB", due="2026-02-04"),   # paid 04-20 < due + 90 (05-05): 0
+        sb.txn("C1", "2025-08-01T10:00", 100, buyer="BC", due="2025-08-31"),   # 137 days past due at D': no row
+        sb.txn("D1", "2026-01-12T10:00", 100, buyer="BD", due="2026-02-11"),   # paid on due + 90 (05-12): 0
+        sb.txn("D2", "2026-06-01T10:00", 100, buyer="BD", due="2026-07-01"),   # due + 90 = 09-29, after D' + 180
+        sb.txn("E1", "2026-01-14T10:00", 100, buyer="BE", due="2026-02-13"),   # paid 05-10, but known after L: 1
+        sb.txn("F1", "2026-01-02T10:00", 100, buyer="BF", due="2026-02-01"),   # returned: void, 0
+        sb.txn("F1", "2026-01-02T10:00", 100, buyer="BF", due="2026-02-01", status="RETURNED", updated="2026-02-20"),
+    ]
+    pays = [
+        sb.payment("PB", "B1", 100, "2026-04-20"),
+        sb.payment("PD", "D1", 100, "2026-05-12"),
+        sb.payment("PE", "E1", 100, "2026-05-10", known="2026-07-20"),
+    ]
+    gold, _, _ = compute_range(sb.silver(spark, transactions=txns, payments=pays), d, last)
+    expected = spark.createDataFrame(
+        [("BA", d, 1, last), ("BB", d, 0, last), ("BD", d, 0, last), ("BE", d, 1, last), ("BF", d, 0, last)],
+        "buyer_id string, as_of_date date, default_180d int, label_date date",
+    )
+    assert_df_equality(gold.buyer_default_labels, expected, ignore_row_order=True, ignore_nullable=True,
+                       ignore_metadata=True)
