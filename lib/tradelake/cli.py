@@ -8,6 +8,8 @@
     tradelake run ingest|silver|features --from D1 --to D2
                                                   one job over a range of days, in one pass
     tradelake run all --from D1 --to D2           every job over the range, in one Spark application
+    tradelake training-set --from D1 --to D2 --out DIR
+                                                  buyer features joined to default labels
     tradelake summary                             tables, row counts, quarantine by reason
     tradelake demo                                generate + run all + summary on the local defaults
 
@@ -61,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--to", dest="last", type=_date, help="last ingest date of a range")
     r.add_argument("--days-per-pass", type=int, default=None,
                    help="run all: process the range in chunks of this many days (default: one pass)")
+
+    ts = sub.add_parser("training-set", help="buyer features joined to their default labels, written to --out")
+    _common(ts)
+    ts.add_argument("--from", dest="first", type=_date, required=True, help="first as-of date")
+    ts.add_argument("--to", dest="last", type=_date, required=True, help="last as-of date")
+    ts.add_argument("--out", required=True, help="output path (a folder)")
+    ts.add_argument("--format", default="parquet", choices=["parquet", "csv", "delta"])
 
     _common(sub.add_parser("summary", help="print tables, row counts and quarantine by reason"))
 
@@ -129,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             runner.run_all(spark, settings, first, last, days_per_pass=args.days_per_pass)
         else:
             runner.RUNNERS[args.job](spark, settings, first, last)
+    elif args.command == "training-set":
+        from tradelake.gold.training import write_training_set
+
+        print(json.dumps(write_training_set(spark, settings, args.first, args.last, args.out, args.format), default=str))
     elif args.command == "summary":
         from tradelake.summary import print_summary
 

@@ -27,6 +27,6 @@ def run_demo(spark: SparkSession, settings: Settings) -> None:
     print_summary(spark, settings)
     records = sum(t["records"] for t in manifest["totals"].values())
     print(f"Generated {records:,} landing records over {g.days} days ({first} .. {last}) in {t1 - t0:.0f}s; "
-          f"ingest + silver took {t2 - t1:.0f}s.")
+          f"ingest + silver + features took {t2 - t1:.0f}s.")
     print(f"Query the tables with Spark (spark.read.format('delta').load('{settings.lakehouse_root}/silver/transactions'))"
           " or with DuckDB/deltalake; see README.")

@@ -59,6 +59,19 @@ def print_summary(spark: SparkSession, settings: Settings) -> None:
                       for r in a],
                      ("source", "days", "read", "accepted", "quarantined", "duplicates", "orphans resolved", "balanced")))
 
+    gold = []
+    for t in tables.GOLD_TABLES:
+        path = t.path(settings)
+        if DeltaTable.isDeltaTable(spark, path):
+            r = spark.read.format("delta").load(path).agg(
+                F.min("as_of_date").alias("first"), F.max("as_of_date").alias("last"),
+                F.countDistinct("as_of_date").alias("dates")).first()
+            latest = spark.read.format("delta").load(path).where(F.col("as_of_date") == F.lit(r["last"])).count() if r["last"] else 0
+            gold.append((f"gold/{t.name}", r["dates"], r["first"] or "", r["last"] or "", f"{latest:,}"))
+    if gold:
+        print("\nGold snapshots (one slice per as-of date)\n")
+        print(_table(gold, ("table", "dates", "first", "last", "rows on last")))
+
     fpath = tables.INGESTED_FILES.path(settings)
     if DeltaTable.isDeltaTable(spark, fpath):
         drift = (
