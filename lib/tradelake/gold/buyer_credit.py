@@ -8,7 +8,7 @@ from pyspark.sql import types as T
 
 from tradelake.gold import supplier_credit
 from tradelake.gold.common import DATE, DOUBLE, INT, LONG, STR, exact, feature, ratio
-from tradelake.gold.ledger import Component, SubKey, window
+from tradelake.gold.ledger import Component, SubKey, Totals, window
 
 ORDERS = dict(fact="invoice", entity="buyer_id", on="order_date")
 DUE = dict(fact="invoice", entity="buyer_id", on="due_date")
@@ -66,18 +66,18 @@ DESCRIPTION = "Buyer credit-risk features (the obligor), daily point-in-time sna
 KEY = ("buyer_id", "as_of_date")
 
 
-def build(t: DataFrame, totals: DataFrame) -> DataFrame:
+def build(t: DataFrame, totals: Totals) -> DataFrame:
     """t: the buyers' entity-level totals (common.entity_totals); totals: running totals with sub-entities."""
     t = t.where(F.col("buyer_orders_365d") > 0)
     pairs = supplier_credit._by_name["buyer_invoices_180d"]
     suppliers = (
-        totals.where((F.col("family") == pairs.family) & (F.col(pairs.name) > 0))
+        totals.of(pairs.family).where(F.col(pairs.name) > 0)
         .groupBy(F.col("sub_key").alias("entity_id"), "as_of_date")
         .agg(F.count("*").alias("supplier_count_180d"))
     )
     open_due = _by_name["unsettled_by_due_date"]
     oldest = (
-        totals.where((F.col("family") == open_due.family) & (F.col(open_due.name) > 0))
+        totals.of(open_due.family).where(F.col(open_due.name) > 0)
         .groupBy("entity_id", "as_of_date")
         .agg(F.datediff(F.col("as_of_date"), F.min(F.col("sub_key").cast("date"))).alias("_dpd_now"))
     )

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import math
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from tradelake.gold.ledger import Component, SubKey
+from tradelake.gold.ledger import Component, SubKey, Totals
 
 DOUBLE = T.DoubleType()
 LONG = T.LongType()
@@ -32,20 +33,26 @@ def exact(col: Column) -> Column:
     return col.cast("decimal(36,8)")
 
 
-def entity_totals(totals: DataFrame, components: list[Component], entity: str) -> DataFrame:
+def entity_totals(totals: Totals, components: list[Component], entity: str) -> DataFrame:
     """(entity_id, as_of_date, one column per entity-level component of `entity`), 0 where absent."""
     mine = [c for c in components if c.entity == entity and c.sub is None]
     fams = sorted({c.family for c in mine})
+    parts = [
+        totals.of(f).select("entity_id", "as_of_date", *[
+            (F.col(c.name) if c.family == f else F.lit(None)).cast(c.dtype).alias(c.name) for c in mine
+        ])
+        for f in fams
+    ]
     return (
-        totals.where(F.col("family").isin(fams))
+        reduce(DataFrame.unionByName, parts)
         .groupBy("entity_id", "as_of_date")
         .agg(*[F.coalesce(F.sum(c.name), F.lit(0).cast(c.dtype)).cast(c.dtype).alias(c.name) for c in mine])
     )
 
 
-def sub_totals(totals: DataFrame, component: Component) -> DataFrame:
+def sub_totals(totals: Totals, component: Component) -> DataFrame:
     """(entity_id, sub_key, as_of_date, value) of one sub-entity component, where it is not 0."""
-    return totals.where((F.col("family") == component.family) & (F.col(component.name) != 0)).select(
+    return totals.of(component.family).where(F.col(component.name) != 0).select(
         "entity_id", "sub_key", "as_of_date", F.col(component.name).alias("value")
     )
 

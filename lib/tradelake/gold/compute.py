@@ -65,7 +65,7 @@ def ledger_of(invoices: DataFrame, shipments: DataFrame) -> DataFrame:
     )
 
 
-def features(totals: DataFrame, silver: Silver, first: dt.date, last: dt.date) -> tuple[DataFrame, DataFrame, DataFrame]:
+def features(totals: ledger.Totals, silver: Silver, first: dt.date, last: dt.date) -> tuple[DataFrame, DataFrame, DataFrame]:
     """The three entity feature tables for first..last from the running totals of those dates."""
     suppliers = entity_totals(totals, COMPONENTS, "supplier_id")
     scorecard = supplier_scorecard.build(suppliers, totals)
@@ -76,7 +76,7 @@ def features(totals: DataFrame, silver: Silver, first: dt.date, last: dt.date) -
 
 
 def compute_range(silver: Silver, first: dt.date, last: dt.date,
-                  earlier_buyer_features: DataFrame | None = None) -> tuple[Gold, DataFrame, DataFrame]:
+                  earlier_buyer_features: DataFrame | None = None) -> tuple[Gold, DataFrame, ledger.Totals]:
     """Every gold table for the as-of dates first..last, in one pass, from silver as known at `last`.
     Labels: those of first-180..last-180, for the buyers of buyer_credit_features at those dates (the
     range's own, and `earlier_buyer_features` for dates before it). Also returns the ledger (rows known
@@ -84,7 +84,7 @@ def compute_range(silver: Silver, first: dt.date, last: dt.date,
     known = silver.visible_by(last)
     invoices, shipments = fact_states(known)
     rows = ledger_of(invoices, shipments).localCheckpoint()
-    totals = ledger.series(rows, COMPONENTS, first, last).localCheckpoint()
+    totals = ledger.series(rows, COMPONENTS, first, last).checkpoint()
     scorecard, credit, buyers = features(totals, known, first, last)
     labelled = buyers if earlier_buyer_features is None else buyers.unionByName(
         earlier_buyer_features.select(*buyers.columns))

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -25,6 +28,13 @@ from tradelake.gold import buyer_default_labels, compute, facts, lane_performanc
 from tradelake.gold.compute import COMPONENTS, Gold, Silver
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _timed(what: str):
+    t0 = time.monotonic()
+    yield
+    log.info("features: %s took %.1fs", what, time.monotonic() - t0)
 LABEL_LAG = dt.timedelta(days=buyer_default_labels.HORIZON)
 
 
@@ -45,7 +55,8 @@ def _days(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def check_silver_ready(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date) -> None:
-    missing = [d for d in _days(first, last) if d not in ops.processed_dates(spark, settings, "silver")]
+    processed = ops.processed_dates(spark, settings, "silver")
+    missing = [d for d in _days(first, last) if d not in processed]
     if missing:
         raise SilverNotReady(
             f"features for {first}..{last} need silver for every one of those days; not processed yet: "
@@ -82,70 +93,85 @@ def run_features_range(spark: SparkSession, settings: Settings, first: dt.date, 
 def backfill(spark: SparkSession, settings: Settings, silver: Silver, first: dt.date, last: dt.date,
              stored: set[dt.date]) -> None:
     earlier = _stored_buyer_features(spark, settings, first - LABEL_LAG, min(first, last - LABEL_LAG + dt.timedelta(days=1)))
-    gold, rows, totals = compute.compute_range(silver, first, last, earlier_buyer_features=earlier)
-    _write_replacing(rows, tables.FEATURE_LEDGER, settings, f"known_day <= DATE'{last.isoformat()}'", "known_day")
+    with _timed(f"range {first}..{last}"):
+        gold, rows, totals = compute.compute_range(silver, first, last, earlier_buyer_features=earlier)
+    with _timed("ledger"):
+        _write_replacing(rows, tables.FEATURE_LEDGER, settings, f"known_day <= DATE'{last.isoformat()}'", "known_day")
+    writes = _gold_writes(gold, first, last)
     if not stored or last >= max(stored):
-        keep = totals.where(F.col("as_of_date") >= F.lit(last - dt.timedelta(days=1)))
-        _write_replacing(keep, tables.FEATURE_TOTALS, settings, None, "as_of_date")
-    _write_gold(gold, settings, first, last)
+        keep = totals.where(F.col("as_of_date") >= F.lit(last - dt.timedelta(days=1))).wide(COMPONENTS)
+        writes.append((keep, tables.FEATURE_TOTALS, None, "as_of_date"))
+    with _timed("writes"):
+        _write_all(writes, settings)
 
 
 # -------------------------------------------------------------------------------------------------
 # The daily step
 # -------------------------------------------------------------------------------------------------
 def _visible_on(df: DataFrame, event_date: Column, day: dt.date) -> DataFrame:
-    return facts.with_visibility(df, event_date).where(F.col("_visible_from") == F.lit(day))
+    """Rows that become visible on `day`. An event is at most a day after its arrival (FUTURE_TIMESTAMP),
+    so such rows were known on day - 1 or day: the filter on _known_date lets file statistics prune."""
+    return facts.with_visibility(
+        df.where(F.col("_known_date") >= F.lit(day - dt.timedelta(days=1))), event_date
+    ).where(F.col("_visible_from") == F.lit(day))
 
 
 def daily_step(spark: SparkSession, settings: Settings, silver: Silver, day: dt.date, stored: set[dt.date]) -> None:
     known = silver.visible_by(day)
-    # Facts with something new on `day`: only they can change a total.
-    txn_ids = _visible_on(known.transactions, F.to_date("updated_at"), day).select("txn_id").unionByName(
-        _visible_on(known.payments, F.to_date("paid_ts"), day).select("txn_id")
-    )
-    shipment_ids = (
-        _visible_on(known.shipments, F.to_date("updated_at"), day).select("shipment_id")
-        .unionByName(_visible_on(known.shipment_events, F.to_date("event_ts"), day).select("shipment_id"))
-        .unionByName(known.shipments.join(txn_ids, "txn_id", "left_semi").select("shipment_id"))
-    )
-    # Shipments the lane snapshot reports on: fully delivered within its 13 weeks.
-    lo, hi = lane_performance.delivered_window(day)
-    lane_ids = known.shipment_events.where(
-        (F.col("event_type") == "DELIVERED") & F.to_date("event_ts").between(F.lit(lo), F.lit(hi))
-    ).select("shipment_id")
-    # Invoices the labels of day - 180 look at: due_date + 90 in (day - 180, day].
-    label_day = day - LABEL_LAG
-    label_txn_ids = known.transactions.where(
-        F.date_add("due_date", buyer_default_labels.GRACE).between(F.lit(label_day + dt.timedelta(days=1)), F.lit(day))
-    ).select("txn_id")
-
-    all_shipment_ids = shipment_ids.unionByName(lane_ids).distinct()
-    shipments_rows = known.shipments.join(all_shipment_ids, "shipment_id", "left_semi")
-    all_txn_ids = txn_ids.unionByName(label_txn_ids).unionByName(shipments_rows.select("txn_id")).distinct()
-    invoices = facts.invoice_states(
-        known.transactions.join(all_txn_ids, "txn_id", "left_semi"),
-        known.payments.join(all_txn_ids, "txn_id", "left_semi"),
-    ).localCheckpoint()
-    shipments = facts.shipment_states(
-        shipments_rows, known.shipment_events.join(all_shipment_ids, "shipment_id", "left_semi"), invoices
-    ).localCheckpoint()
+    with _timed("changed facts"):
+        # Facts with something new on `day`: only they can change a total.
+        txn_ids = _visible_on(known.transactions, F.to_date("updated_at"), day).select("txn_id").unionByName(
+            _visible_on(known.payments, F.to_date("paid_ts"), day).select("txn_id")
+        ).distinct().localCheckpoint()
+        shipment_ids = (
+            _visible_on(known.shipments, F.to_date("updated_at"), day).select("shipment_id")
+            .unionByName(_visible_on(known.shipment_events, F.to_date("event_ts"), day).select("shipment_id"))
+            .unionByName(known.shipments.join(txn_ids, "txn_id", "left_semi").select("shipment_id"))
+        )
+        # Shipments the lane snapshot reports on: fully delivered within its 13 weeks.
+        lo, hi = lane_performance.delivered_window(day)
+        lane_ids = known.shipment_events.where(
+            (F.col("event_type") == "DELIVERED") & F.to_date("event_ts").between(F.lit(lo), F.lit(hi))
+        ).select("shipment_id")
+        all_shipment_ids = shipment_ids.unionByName(lane_ids).distinct().localCheckpoint()
+        shipments_rows = known.shipments.join(all_shipment_ids, "shipment_id", "left_semi").localCheckpoint()
+        # Invoices the labels of day - 180 look at: due_date + 90 in (day - 180, day].
+        label_day = day - LABEL_LAG
+        label_txn_ids = known.transactions.where(
+            F.date_add("due_date", buyer_default_labels.GRACE).between(F.lit(label_day + dt.timedelta(days=1)), F.lit(day))
+        ).select("txn_id")
+        all_txn_ids = txn_ids.unionByName(label_txn_ids).unionByName(shipments_rows.select("txn_id")).distinct().localCheckpoint()
+    with _timed("fact states"):
+        invoices = facts.invoice_states(
+            known.transactions.join(all_txn_ids, "txn_id", "left_semi"),
+            known.payments.join(all_txn_ids, "txn_id", "left_semi"),
+        ).localCheckpoint()
+        shipments = facts.shipment_states(
+            shipments_rows, known.shipment_events.join(all_shipment_ids, "shipment_id", "left_semi"), invoices
+        ).localCheckpoint()
 
     # Only facts that changed on `day` have states starting or ending on it.
-    new_rows = compute.ledger_of(invoices, shipments).where(F.col("known_day") == F.lit(day))
-    _write_replacing(new_rows, tables.FEATURE_LEDGER, settings, _between("known_day", day, day), "known_day")
-
-    ledger_table = tables.read(spark, settings, tables.FEATURE_LEDGER)
-    previous = tables.read(spark, settings, tables.FEATURE_TOTALS)
-    totals = ledger.advance(previous, ledger.touching(ledger_table, COMPONENTS, day), COMPONENTS, day).localCheckpoint()
+    with _timed("ledger rows"):
+        new_rows = compute.ledger_of(invoices, shipments).where(F.col("known_day") == F.lit(day))
+        _write_replacing(new_rows, tables.FEATURE_LEDGER, settings, _between("known_day", day, day), "known_day")
+    with _timed("advance"):
+        touching = ledger.touching(tables.read(spark, settings, tables.FEATURE_LEDGER), COMPONENTS, day).localCheckpoint()
+        previous = ledger.Totals.from_wide(
+            tables.read(spark, settings, tables.FEATURE_TOTALS).where(F.col("as_of_date") == F.lit(day - dt.timedelta(days=1))),
+            COMPONENTS,
+        ).checkpoint()
+        totals = ledger.advance(previous, touching, COMPONENTS, day).checkpoint()
 
     scorecard, credit, buyers = compute.features(totals, known, day, day)
     earlier = _stored_buyer_features(spark, settings, label_day, label_day + dt.timedelta(days=1))
     labels = buyer_default_labels.build(invoices, earlier, label_day, label_day)
     lanes = lane_performance.build(shipments, day, day)
+    writes = _gold_writes(Gold(scorecard, credit, buyers, lanes, labels), day, day)
     if day >= max(stored):
-        keep = previous.where(F.col("as_of_date") == F.lit(day - dt.timedelta(days=1))).unionByName(totals)
-        _write_replacing(keep.localCheckpoint(), tables.FEATURE_TOTALS, settings, None, "as_of_date")
-    _write_gold(Gold(scorecard, credit, buyers, lanes, labels), settings, day, day)
+        keep = previous.wide(COMPONENTS).unionByName(totals.wide(COMPONENTS))
+        writes.append((keep, tables.FEATURE_TOTALS, None, "as_of_date"))
+    with _timed("writes"):
+        _write_all(writes, settings)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -172,9 +198,19 @@ def _write_replacing(df: DataFrame, table: tables.TableDef, settings: Settings, 
     writer.save(table.path(settings))
 
 
-def _write_gold(gold: Gold, settings: Settings, first: dt.date, last: dt.date) -> None:
-    for name in ("supplier_scorecard", "supplier_credit_features", "buyer_credit_features", "lane_performance"):
-        _write_replacing(getattr(gold, name), tables.GOLD[name], settings, _between("as_of_date", first, last),
-                         "as_of_date")
-    _write_replacing(gold.buyer_default_labels, tables.GOLD["buyer_default_labels"], settings,
-                     _between("as_of_date", first - LABEL_LAG, last - LABEL_LAG), "as_of_date")
+def _gold_writes(gold: Gold, first: dt.date, last: dt.date) -> list[tuple]:
+    writes = [
+        (getattr(gold, name), tables.GOLD[name], _between("as_of_date", first, last), "as_of_date")
+        for name in ("supplier_scorecard", "supplier_credit_features", "buyer_credit_features", "lane_performance")
+    ]
+    writes.append((gold.buyer_default_labels, tables.GOLD["buyer_default_labels"],
+                   _between("as_of_date", first - LABEL_LAG, last - LABEL_LAG), "as_of_date"))
+    return writes
+
+
+def _write_all(writes: list[tuple], settings: Settings) -> None:
+    """Independent writes to different tables, a few at a time: on small data a Delta write is mostly
+    driver-side work (planning, statistics, the commit), which overlaps well."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for f in [pool.submit(_write_replacing, df, table, settings, where, order) for df, table, where, order in writes]:
+            f.result()

@@ -147,14 +147,16 @@ def ledger_rows(states: DataFrame, fact: str, components: list[Component]) -> Da
                  F.col(c0.on).alias("event_day")]
         values = [F.coalesce(c.value().cast(c.dtype), F.lit(0).cast(c.dtype)) for c in comps]
         contributes = FACT_FILTER[fact]() & F.col(c0.entity).isNotNull() & F.col(c0.on).isNotNull() & sub.isNotNull()
-        rows = states.where(contributes)
-        plus = rows.select(*ident, F.col("known_from").alias("known_day"),
-                           *[v.alias(c.name) for v, c in zip(values, comps)])
-        minus = rows.where(F.col("known_to").isNotNull()).select(
-            *ident, F.col("known_to").alias("known_day"), *[(-v).cast(c.dtype).alias(c.name) for v, c in zip(values, comps)]
-        )
+        # The state's contribution from known_from on, and taken back from known_to on: one pass.
+        added = F.struct(F.col("known_from").alias("known_day"), *[v.alias(c.name) for v, c in zip(values, comps)])
+        taken_back = F.when(F.col("known_to").isNotNull(), F.struct(
+            F.col("known_to").alias("known_day"), *[(-v).cast(c.dtype).alias(c.name) for v, c in zip(values, comps)]
+        ))
         summed = (
-            plus.unionByName(minus)
+            states.where(contributes)
+            .select(*ident, F.explode(F.array(added, taken_back)).alias("r"))
+            .where(F.col("r").isNotNull())
+            .select("family", "entity_id", "sub_key", "event_day", "r.*")
             .groupBy("family", "entity_id", "sub_key", "event_day", "known_day")
             .agg(*[F.sum(c.name).cast(c.dtype).alias(c.name) for c in comps])
         )
@@ -173,29 +175,70 @@ def _shapes(comps: list[Component]) -> "OrderedDict[tuple[int, int | None], list
     return out
 
 
-def series(ledger: DataFrame, components: list[Component], first: dt.date, last: dt.date) -> DataFrame:
-    """Totals for every as-of date in first..last: (family, entity_id, sub_key, as_of_date, components),
-    only where some component is not 0. One pass over the ledger (see module docstring)."""
-    out = []
-    fixed = ["family", "entity_id", "sub_key"]
+class Totals:
+    """Running totals per family: each family's frame (entity_id, sub_key, as_of_date, its components),
+    holding only rows where some component is not 0. Kept apart (not one wide frame) because the
+    sub-entity families are large and carry only one or two components each."""
+
+    def __init__(self, frames: dict[str, DataFrame]):
+        self.frames = frames
+
+    def of(self, family: str) -> DataFrame:
+        return self.frames[family]
+
+    def checkpoint(self) -> "Totals":
+        return Totals({f: df.localCheckpoint() for f, df in self.frames.items()})
+
+    def where(self, condition: Column) -> "Totals":
+        return Totals({f: df.where(condition) for f, df in self.frames.items()})
+
+    def wide(self, components: list[Component]) -> DataFrame:
+        """One frame for storage: a `family` column and every component column (null outside its family)."""
+        fixed = ["family", "entity_id", "sub_key", "as_of_date"]
+        return reduce(DataFrame.unionByName, [
+            _widen(df.withColumn("family", F.lit(f)), components, fixed) for f, df in self.frames.items()
+        ])
+
+    @staticmethod
+    def from_wide(df: DataFrame, components: list[Component]) -> "Totals":
+        return Totals({
+            f: df.where(F.col("family") == f).select("entity_id", "sub_key", "as_of_date", *[c.name for c in comps])
+            for f, comps in families(components).items()
+        })
+
+
+def series(ledger: DataFrame, components: list[Component], first: dt.date, last: dt.date) -> Totals:
+    """Totals for every as-of date in first..last, in one pass over the ledger (module docstring)."""
+    out = {}
+    fixed = ["entity_id", "sub_key"]
     for family, comps in families(components).items():
         rows = ledger.where(F.col("family") == family)
+        # Every row's steps in one pass: for each window shape, a step up on the day it starts counting
+        # and a step down on the day it leaves the window (zero for the components of other shapes).
         steps = []
         for (start, end), shaped in _shapes(comps).items():
             enter = F.greatest(F.date_add("event_day", start), F.col("known_day"))
-            vals = {c.name: F.coalesce(F.col(c.name), F.lit(0).cast(c.dtype)) for c in shaped}
-            others = [F.lit(0).cast(c.dtype).alias(c.name) for c in comps if c not in shaped]
-            live = rows.where(_nonzero([F.col(c.name) for c in shaped]))
+            leave = F.date_add("event_day", end) if end is not None else F.lit(None).cast("date")
+            counts = F.lit(True) if end is None else enter < leave
+
+            def step(day: Column, up: bool) -> Column:
+                # Negation, not a product with -1: decimal x integer would round away two decimals.
+                def value(c: Component) -> Column:
+                    v = F.coalesce(F.col(c.name), F.lit(0).cast(c.dtype))
+                    return (v if up else -v).cast(c.dtype)
+
+                return F.struct(day.alias("day"), *[
+                    value(c).alias(c.name) if c in shaped else F.lit(0).cast(c.dtype).alias(c.name) for c in comps
+                ])
+
+            steps.append(F.when(counts, step(enter, True)))
             if end is not None:
-                live = live.where(enter < F.date_add("event_day", end))
-            steps.append(live.select(*fixed, enter.alias("day"), *[v.alias(n) for n, v in vals.items()], *others))
-            if end is not None:
-                steps.append(live.select(*fixed, F.date_add("event_day", end).alias("day"),
-                                         *[(-v).cast(comps_by(comps, n).dtype).alias(n) for n, v in vals.items()],
-                                         *others))
+                steps.append(F.when(counts, step(leave, False)))
         changes = (
-            reduce(DataFrame.unionByName, [s.select(*fixed, "day", *[c.name for c in comps]) for s in steps])
-            .where(F.col("day") <= F.lit(last))
+            rows.select(*fixed, F.explode(F.array(*steps)).alias("s"))
+            .where(F.col("s").isNotNull() & (F.col("s.day") <= F.lit(last)))
+            .select(*fixed, "s.*")
+            .where(_nonzero([F.col(c.name) for c in comps]))
             .groupBy(*fixed, "day")
             .agg(*[F.sum(c.name).alias(c.name) for c in comps])
         )
@@ -209,7 +252,7 @@ def series(ledger: DataFrame, components: list[Component], first: dt.date, last:
         held = running.where(_nonzero([F.col(c.name) for c in comps])).where(
             (F.col("next_day").isNull() | (F.col("next_day") > F.lit(first)))
         )
-        dated = held.select(
+        out[family] = held.select(
             *fixed,
             F.explode(F.sequence(
                 F.greatest(F.col("day"), F.lit(first)),
@@ -217,12 +260,7 @@ def series(ledger: DataFrame, components: list[Component], first: dt.date, last:
             )).alias("as_of_date"),
             *[c.name for c in comps],
         )
-        out.append(dated)
-    return reduce(DataFrame.unionByName, [_widen(d, components, fixed + ["as_of_date"]) for d in out])
-
-
-def comps_by(comps: list[Component], name: str) -> Component:
-    return next(c for c in comps if c.name == name)
+    return Totals(out)
 
 
 def offsets(components: list[Component]) -> list[int]:
@@ -239,13 +277,13 @@ def touching(ledger: DataFrame, components: list[Component], day: dt.date) -> Da
     )
 
 
-def advance(previous: DataFrame, ledger: DataFrame, components: list[Component], day: dt.date) -> DataFrame:
-    """Totals on `day` from the totals of the day before (`previous`, as `series` returns them) and the
-    ledger rows touching `day` (any superset of them will do)."""
+def advance(previous: Totals, ledger: DataFrame, components: list[Component], day: dt.date) -> Totals:
+    """Totals on `day` from the totals of the day before (`previous`) and the ledger rows touching
+    `day` (any superset of them will do)."""
     prev_day = day - dt.timedelta(days=1)
     d, k = F.col("event_day"), F.col("known_day")
-    fixed = ["family", "entity_id", "sub_key"]
-    changes = []
+    fixed = ["entity_id", "sub_key"]
+    out = {}
     for family, comps in families(components).items():
         deltas = []
         for c in comps:
@@ -261,21 +299,12 @@ def advance(previous: DataFrame, ledger: DataFrame, components: list[Component],
                 ~counts_on(day) & counts_on(prev_day), -F.col(c.name)
             )
             deltas.append(F.coalesce(change, F.lit(0)).cast(c.dtype).alias(c.name))
-        changes.append(
-            ledger.where(F.col("family") == family).select(*fixed, *deltas)
-            .transform(lambda f: _widen(f, components, fixed))
+        changes = ledger.where(F.col("family") == family).select(*fixed, *deltas)
+        before = previous.of(family).where(F.col("as_of_date") == F.lit(prev_day)).select(*fixed, *[c.name for c in comps])
+        summed = changes.unionByName(before).groupBy(*fixed).agg(
+            *[F.sum(c.name).cast(c.dtype).alias(c.name) for c in comps]
         )
-    both = reduce(DataFrame.unionByName, changes + [
-        _widen(previous.where(F.col("as_of_date") == F.lit(prev_day)), components, fixed)
-    ])
-    summed = both.groupBy(*fixed).agg(*[F.sum(c.name).cast(c.dtype).alias(c.name) for c in components])
-    # A family's own columns are 0 or more; the others stay null (as in `series`).
-    fam_cols = families(components)
-    cleaned = summed.select(*fixed, *[
-        F.when(F.col("family") == F.lit(c.family), F.coalesce(F.col(c.name), F.lit(0).cast(c.dtype))).alias(c.name)
-        for c in components
-    ])
-    nonzero = reduce(lambda a, b: a | b, [
-        (F.col("family") == F.lit(f)) & _nonzero([F.col(c.name) for c in comps]) for f, comps in fam_cols.items()
-    ])
-    return cleaned.where(nonzero).select(*fixed, F.lit(day).alias("as_of_date"), *[c.name for c in components])
+        out[family] = summed.where(_nonzero([F.col(c.name) for c in comps])).select(
+            *fixed, F.lit(day).alias("as_of_date"), *[c.name for c in comps]
+        )
+    return Totals(out)

@@ -10,7 +10,7 @@ from pyspark.sql import types as T
 
 from tradelake.gold import facts
 from tradelake.gold.common import DATE, DOUBLE, INT, LONG, STR, exact, feature, ratio
-from tradelake.gold.ledger import Component, SubKey, window
+from tradelake.gold.ledger import Component, SubKey, Totals, window
 
 ORDERS = dict(fact="invoice", entity="supplier_id", on="order_date")
 DUE = dict(fact="invoice", entity="supplier_id", on="due_date")
@@ -127,17 +127,17 @@ def supplier_attributes(suppliers: DataFrame, fx_rates: DataFrame, first: dt.dat
     )
 
 
-def dpd_max(totals: DataFrame, component: Component) -> DataFrame:
+def dpd_max(totals: Totals, component: Component) -> DataFrame:
     """(entity_id, as_of_date, dpd_max_365d) from the dpd sub-entities: settled 'S<v>' give v, unsettled
     'U<due_date>' give D - due_date."""
-    rows = totals.where((F.col("family") == component.family) & (F.col(component.name) > 0))
+    rows = totals.of(component.family).where(F.col(component.name) > 0)
     dpd = F.when(F.col("sub_key").startswith("S"), F.substring("sub_key", 2, 10).cast("int")).otherwise(
         F.datediff("as_of_date", F.substring("sub_key", 2, 10).cast("date"))
     )
     return rows.groupBy("entity_id", "as_of_date").agg(F.max(dpd).alias("dpd_max_365d"))
 
 
-def build(t: DataFrame, totals: DataFrame, attributes: DataFrame, scorecard: DataFrame) -> DataFrame:
+def build(t: DataFrame, totals: Totals, attributes: DataFrame, scorecard: DataFrame) -> DataFrame:
     """t: the suppliers' entity-level totals (common.entity_totals over every component); totals: the
     running totals with sub-entities; attributes: supplier_attributes; scorecard: supplier_scorecard.build."""
     rows = scorecard.select(F.col("supplier_id").alias("entity_id"), "as_of_date", "otif_rate_90d", "return_rate_90d")
@@ -147,7 +147,7 @@ def build(t: DataFrame, totals: DataFrame, attributes: DataFrame, scorecard: Dat
     mean = sum(buckets) / BUCKETS
     sd_pop = F.sqrt(sum((b - mean) * (b - mean) for b in buckets) / BUCKETS)
     buyers = (
-        totals.where(F.col("family") == _by_name["buyer_net_sales_usd_180d"].family)
+        totals.of(_by_name["buyer_net_sales_usd_180d"].family)
         .groupBy("entity_id", "as_of_date")
         .agg(
             F.max("buyer_net_sales_usd_180d").alias("_top"),

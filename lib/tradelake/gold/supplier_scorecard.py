@@ -11,7 +11,7 @@ from pyspark.sql import types as T
 
 from tradelake.gold.common import (DATE, DOUBLE, LONG, STR, feature, histogram_bin,
                                    histogram_quantiles, ratio, sub_totals)
-from tradelake.gold.ledger import Component, SubKey, window
+from tradelake.gold.ledger import Component, SubKey, Totals, window
 
 ORDERS = dict(fact="invoice", entity="supplier_id", on="order_date")           # transactions by order date
 DUE = dict(fact="shipment", entity="supplier_id", on="promised_date")          # shipments by promised date
@@ -78,7 +78,7 @@ DESCRIPTION = "Supplier supply-chain scorecard, daily point-in-time snapshot per
 KEY = ("supplier_id", "as_of_date")
 
 
-def build(t: DataFrame, totals: DataFrame) -> DataFrame:
+def build(t: DataFrame, totals: Totals) -> DataFrame:
     """The scorecard rows. t: the suppliers' entity-level totals (common.entity_totals); totals: the
     running totals with sub-entities (ledger.series / ledger.advance)."""
     t = t.where(F.col("orders_365d") > 0)
@@ -88,7 +88,7 @@ def build(t: DataFrame, totals: DataFrame) -> DataFrame:
     p90 = histogram_quantiles(sub_totals(totals, _by_name["lead_time_bin_90d"]), {"lead_time_p90_90d": 0.9},
                               scale=86400.0)
     buyers = (
-        totals.where(F.col("family") == _by_name["buyer_orders_90d"].family)
+        totals.of(_by_name["buyer_orders_90d"].family)
         .groupBy("entity_id", "as_of_date")
         .agg(
             F.count(F.when(F.col("buyer_orders_90d") > 0, 1)).alias("active_buyers_90d"),
