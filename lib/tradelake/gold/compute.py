@@ -15,7 +15,9 @@ from tradelake.gold import (buyer_credit, buyer_default_labels, facts, lane_perf
                             supplier_credit, supplier_scorecard)
 from tradelake.gold.common import entity_totals
 
-COMPONENTS: list[ledger.Component] = supplier_scorecard.C + supplier_credit.C + buyer_credit.C
+COMPONENTS: list[ledger.Component] = (
+    supplier_scorecard.C + supplier_credit.C + buyer_credit.C + buyer_default_labels.C + lane_performance.C
+)
 LEDGER_SCHEMA = ledger.ledger_schema(COMPONENTS)
 
 
@@ -89,8 +91,8 @@ def compute_range(silver: Silver, first: dt.date, last: dt.date,
     labelled = buyers if earlier_buyer_features is None else buyers.unionByName(
         earlier_buyer_features.select(*buyers.columns))
     labels = buyer_default_labels.build(
-        invoices, labelled, first - dt.timedelta(days=buyer_default_labels.HORIZON),
+        totals, labelled, first - dt.timedelta(days=buyer_default_labels.HORIZON),
         last - dt.timedelta(days=buyer_default_labels.HORIZON),
     )
-    lanes = lane_performance.build(shipments, first, last)
+    lanes = lane_performance.build(totals)
     return Gold(scorecard, credit, buyers, lanes, labels), rows, totals

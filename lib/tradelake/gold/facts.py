@@ -17,6 +17,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 INVOICE_STATUSES = ("PLACED", "FULFILLED")
+LANE_SEP = "\u001f"  # joins a lane's four parts into one key (no carrier name holds it)
 SECONDS_PER_DAY = 86400
 
 
@@ -143,6 +144,10 @@ def with_invoice_attributes(df: DataFrame) -> DataFrame:
         .withColumn("paid_usd", (F.col("paid") * F.col("fx_rate_usd")).cast("decimal(30,8)"))
         .withColumn("settled_date", settled)
         .withColumn("is_settled", F.col("settled_date").isNotNull())
+        # buyer_default_labels: an invoice not settled by due_date + 90 is in default from that day
+        .withColumn("default_day", F.date_add("due_date", 90))
+        .withColumn("is_defaulted", F.col("is_invoice") & (
+            F.col("settled_date").isNull() | (F.col("settled_date") > F.col("default_day"))))
         .drop("payments")
     )
 
@@ -241,6 +246,9 @@ def with_shipment_attributes(df: DataFrame) -> DataFrame:
         .withColumn("is_on_time", F.coalesce(F.col("first_delivery_date") <= F.col("promised_date"), F.lit(False)))
         .withColumn("lead_time_seconds", seconds(F.col("full_delivery_ts"), F.col("order_ts")).cast("decimal(18,6)"))
         .withColumn("transit_seconds", seconds(F.col("full_delivery_ts"), F.col("pickup_ts")).cast("decimal(18,6)"))
+        # lane_performance: the lane, and the ISO week (its Monday) of the full delivery
+        .withColumn("lane", F.concat_ws(LANE_SEP, "origin_country", "destination_country", "carrier", "mode"))
+        .withColumn("delivery_week", F.date_trunc("week", F.col("full_delivery_date")).cast("date"))
         .drop("deliveries")
     )
 

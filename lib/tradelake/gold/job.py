@@ -119,7 +119,7 @@ def _visible_on(df: DataFrame, event_date: Column, day: dt.date) -> DataFrame:
 def daily_step(spark: SparkSession, settings: Settings, silver: Silver, day: dt.date, stored: set[dt.date]) -> None:
     known = silver.visible_by(day)
     with _timed("changed facts"):
-        # Facts with something new on `day`: only they can change a total.
+        # Facts with something new on `day`: only their states can start or end on it.
         txn_ids = _visible_on(known.transactions, F.to_date("updated_at"), day).select("txn_id").unionByName(
             _visible_on(known.payments, F.to_date("paid_ts"), day).select("txn_id")
         ).distinct().localCheckpoint()
@@ -127,32 +127,20 @@ def daily_step(spark: SparkSession, settings: Settings, silver: Silver, day: dt.
             _visible_on(known.shipments, F.to_date("updated_at"), day).select("shipment_id")
             .unionByName(_visible_on(known.shipment_events, F.to_date("event_ts"), day).select("shipment_id"))
             .unionByName(known.shipments.join(txn_ids, "txn_id", "left_semi").select("shipment_id"))
-        )
-        # Shipments the lane snapshot reports on: fully delivered within its 13 weeks.
-        lo, hi = lane_performance.delivered_window(day)
-        lane_ids = known.shipment_events.where(
-            (F.col("event_type") == "DELIVERED") & F.to_date("event_ts").between(F.lit(lo), F.lit(hi))
-        ).select("shipment_id")
-        all_shipment_ids = shipment_ids.unionByName(lane_ids).distinct().localCheckpoint()
-        shipments_rows = known.shipments.join(all_shipment_ids, "shipment_id", "left_semi").localCheckpoint()
-        # Invoices the labels of day - 180 look at: due_date + 90 in (day - 180, day].
-        label_day = day - LABEL_LAG
-        label_txn_ids = known.transactions.where(
-            F.date_add("due_date", buyer_default_labels.GRACE).between(F.lit(label_day + dt.timedelta(days=1)), F.lit(day))
-        ).select("txn_id")
-        all_txn_ids = txn_ids.unionByName(label_txn_ids).unionByName(shipments_rows.select("txn_id")).distinct().localCheckpoint()
+        ).distinct().localCheckpoint()
+        shipments_rows = known.shipments.join(shipment_ids, "shipment_id", "left_semi").localCheckpoint()
+        all_txn_ids = txn_ids.unionByName(shipments_rows.select("txn_id")).distinct()
     with _timed("fact states"):
         invoices = facts.invoice_states(
             known.transactions.join(all_txn_ids, "txn_id", "left_semi"),
             known.payments.join(all_txn_ids, "txn_id", "left_semi"),
         ).localCheckpoint()
         shipments = facts.shipment_states(
-            shipments_rows, known.shipment_events.join(all_shipment_ids, "shipment_id", "left_semi"), invoices
-        ).localCheckpoint()
-
-    # Only facts that changed on `day` have states starting or ending on it.
+            shipments_rows, known.shipment_events.join(shipment_ids, "shipment_id", "left_semi"), invoices
+        )
+        changed = lambda states: states.where((F.col("known_from") == F.lit(day)) | (F.col("known_to") == F.lit(day)))  # noqa: E731
+        new_rows = compute.ledger_of(changed(invoices), changed(shipments)).where(F.col("known_day") == F.lit(day))
     with _timed("ledger rows"):
-        new_rows = compute.ledger_of(invoices, shipments).where(F.col("known_day") == F.lit(day))
         _write_replacing(new_rows, tables.FEATURE_LEDGER, settings, _between("known_day", day, day), "known_day")
     with _timed("advance"):
         touching = ledger.touching(tables.read(spark, settings, tables.FEATURE_LEDGER), COMPONENTS, day).localCheckpoint()
@@ -163,9 +151,10 @@ def daily_step(spark: SparkSession, settings: Settings, silver: Silver, day: dt.
         totals = ledger.advance(previous, touching, COMPONENTS, day).checkpoint()
 
     scorecard, credit, buyers = compute.features(totals, known, day, day)
+    label_day = day - LABEL_LAG
     earlier = _stored_buyer_features(spark, settings, label_day, label_day + dt.timedelta(days=1))
-    labels = buyer_default_labels.build(invoices, earlier, label_day, label_day)
-    lanes = lane_performance.build(shipments, day, day)
+    labels = buyer_default_labels.build(totals, earlier, label_day, label_day)
+    lanes = lane_performance.build(totals)
     writes = _gold_writes(Gold(scorecard, credit, buyers, lanes, labels), day, day)
     if day >= max(stored):
         keep = previous.wide(COMPONENTS).unionByName(totals.wide(COMPONENTS))

@@ -2,19 +2,21 @@
 as_of_date): each lane's deliveries per ISO week, the last 13 complete weeks before D recomputed on
 every D (features.md; as_of_date in the key: docs/gold_features.md).
 
-Not built from the ledger: a (lane, week) only changes while its shipments' states do, so it is
-computed at each such change point, from the shipment states holding then, and held until the next
-one. A backfill over many dates costs about as much as one date; quantiles are exact.
+Running totals like the other features (ledger.py): the entity is the lane, the sub-entity the week of
+full delivery, and a shipment counts for its week as long as that week can be reported (98 days from
+its Monday). Transit-time quantiles come from a histogram per lane and week (within 0.5%).
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from tradelake.gold.common import DATE, DOUBLE, LONG, STR, feature, ratio
+from tradelake.gold.common import DATE, DOUBLE, LONG, STR, feature, histogram_bin, histogram_quantiles, ratio
+from tradelake.gold.facts import LANE_SEP
+from tradelake.gold.ledger import Component, SubKey, Totals, window
 
 WEEKS = 13
 LANE = ["origin_country", "destination_country", "carrier", "mode"]
@@ -38,58 +40,65 @@ SCHEMA = T.StructType([
 ])
 DESCRIPTION = "Lane (origin, destination, carrier, mode) delivery performance per ISO week, as known on each date."
 KEY = tuple(GROUP + ["as_of_date"])
-REPORTED_FROM, REPORTED_TO = 7, 97  # week_start + these: the dates on which a week is among the 13 reported
+# A week is reported on the dates week_start + 7 .. week_start + 97: its shipments count for 98 days.
+REPORTED_DAYS = 98
 
 
-def delivered_window(day: dt.date) -> tuple[dt.date, dt.date]:
-    """The full-delivery dates the snapshot of `day` reports on: the 13 complete ISO weeks before it."""
-    last_sunday = day - dt.timedelta(days=day.isoweekday())
-    return last_sunday - dt.timedelta(days=7 * WEEKS - 1), last_sunday
+LANES = dict(fact="shipment", entity="lane", on="delivery_week", **window(REPORTED_DAYS))
+WEEK = SubKey("week", lambda: F.col("delivery_week").cast("string"))
+WEEK_BIN = SubKey("week_transit_bin", lambda: F.concat_ws(
+    LANE_SEP, F.col("delivery_week").cast("string"), histogram_bin(F.col("transit_seconds").cast("double"))))
+C = [
+    Component("lane_delivered", **LANES, sub=WEEK, value=lambda: F.lit(1),
+              doc="shipments fully delivered in the week"),
+    Component("lane_otif", **LANES, sub=WEEK, value=lambda: F.col("is_otif")),
+    Component("lane_exceptions", **LANES, sub=WEEK, value=lambda: F.col("has_exception")),
+    Component("lane_delay_days", **LANES, sub=WEEK,
+              value=lambda: F.datediff("full_delivery_date", "promised_date")),
+    Component("lane_transits", **LANES, sub=WEEK, value=lambda: F.col("transit_seconds").isNotNull()),
+    Component("lane_transit_sum", **LANES, sub=WEEK, kind="seconds", value=lambda: F.col("transit_seconds")),
+    Component("lane_transit_sq", **LANES, sub=WEEK, kind="seconds2",
+              value=lambda: F.col("transit_seconds") * F.col("transit_seconds")),
+    Component("lane_transit_bin", **LANES, sub=WEEK_BIN, value=lambda: F.col("transit_seconds").isNotNull(),
+              doc="transit times per histogram bin, per week (quantiles)"),
+]
+COMPONENTS = C
+_by_name = {c.name: c for c in C}
 
 
-def build(shipments: DataFrame, first: dt.date, last: dt.date) -> DataFrame:
-    """The lane rows for every as-of date in first..last. shipments: facts.shipment_states."""
-    members = (
-        shipments.where(F.col("counted") & F.col("full_delivery_date").isNotNull())
-        .withColumn("week_start", F.date_trunc("week", F.col("full_delivery_date")).cast("date"))
+def build(totals: Totals) -> DataFrame:
+    """The lane rows of every as-of date in `totals`: the 13 complete ISO weeks before each date."""
+    # The last complete week ends on the Sunday before D: D - (weekday + 1), weekday Monday = 0.
+    last_sunday = lambda back: F.date_sub("as_of_date", F.weekday("as_of_date") + 1 + back)  # noqa: E731
+    reported = F.col("week_start").between(last_sunday(7 * WEEKS - 1), last_sunday(6))
+    weeks = (
+        totals.of(_by_name["lane_delivered"].family)
+        .withColumn("week_start", F.col("sub_key").cast("date"))
+        .where(reported & (F.col("lane_delivered") > 0))
+    )
+    bins = totals.of(_by_name["lane_transit_bin"].family).select(
+        F.concat_ws(LANE_SEP, "entity_id", F.split("sub_key", LANE_SEP)[0]).alias("entity_id"),
+        F.split("sub_key", LANE_SEP)[1].alias("sub_key"),
+        "as_of_date",
+        F.col("lane_transit_bin").alias("value"),
+    )
+    quantiles = histogram_quantiles(bins, {"transit_days_p50": 0.5, "transit_days_p90": 0.9}, scale=86400.0)
+    n, s, sq = (F.col(x).cast("double") for x in ("lane_transits", "lane_transit_sum", "lane_transit_sq"))
+    mean_s = s / n
+    lane = F.split("entity_id", LANE_SEP)
+    return (
+        weeks.withColumn("_group", F.concat_ws(LANE_SEP, "entity_id", "sub_key"))
+        .join(quantiles.withColumnRenamed("entity_id", "_group"), ["_group", "as_of_date"], "left")
         .select(
-            *GROUP,
-            # the dates on which this state is part of its week's row
-            F.greatest("known_from", F.date_add("week_start", REPORTED_FROM), F.lit(first)).alias("from_day"),
-            F.least(F.coalesce("known_to", F.lit(dt.date(9999, 12, 31))), F.date_add("week_start", REPORTED_TO + 1),
-                    F.date_add(F.lit(last), 1)).alias("to_day"),
-            "is_otif", "has_exception", "transit_seconds",
-            F.datediff("full_delivery_date", "promised_date").alias("delay_days"),
+            lane[0].alias("origin_country"), lane[1].alias("destination_country"), lane[2].alias("carrier"),
+            lane[3].alias("mode"), "week_start", "as_of_date",
+            F.col("lane_delivered").alias("shipments_delivered"),
+            ratio(F.col("lane_otif"), F.col("lane_delivered")).alias("otif_rate"),
+            "transit_days_p50", "transit_days_p90",
+            F.when(n > 0, mean_s / 86400).alias("transit_days_mean"),
+            F.when((n >= 2) & (mean_s != 0),
+                   F.sqrt(F.greatest((sq - s * s / n) / (n - 1), F.lit(0.0))) / mean_s).alias("transit_days_cv"),
+            ratio(F.col("lane_delay_days"), F.col("lane_delivered")).alias("delay_days_mean"),
+            ratio(F.col("lane_exceptions"), F.col("lane_delivered")).alias("exception_rate"),
         )
-        .where(F.col("from_day") < F.col("to_day"))
-    )
-    # The days a group's membership changes; each holds until the next.
-    points = members.select(*GROUP, F.col("from_day").alias("day")).unionByName(
-        members.select(*GROUP, F.col("to_day").alias("day"))
-    ).distinct()
-    segments = points.withColumn("next_day", F.lead("day").over(Window.partitionBy(*GROUP).orderBy("day"))).where(
-        F.col("next_day").isNotNull()
-    )
-    held = segments.join(members, GROUP).where((F.col("from_day") <= F.col("day")) & (F.col("day") < F.col("to_day")))
-    s = F.col("transit_seconds")
-    n = F.count(s).cast("double")
-    total, squares = F.sum(s).cast("double"), F.sum(s * s).cast("double")
-    stats = held.groupBy(*GROUP, "day", "next_day").agg(
-        F.count("*").alias("shipments_delivered"),
-        ratio(F.sum(F.col("is_otif").cast("long")), F.count("*")).alias("otif_rate"),
-        F.percentile(s, [0.5, 0.9]).alias("_q"),
-        F.when(n > 0, total / n / 86400).alias("transit_days_mean"),
-        F.when(n >= 2, F.sqrt(F.greatest((squares - total * total / n) / (n - 1), F.lit(0.0))) / (total / n)).alias("_cv"),
-        ratio(F.sum("delay_days"), F.count("*")).alias("delay_days_mean"),
-        ratio(F.sum(F.col("has_exception").cast("long")), F.count("*")).alias("exception_rate"),
-    )
-    return stats.select(
-        *GROUP,
-        F.explode(F.sequence("day", F.date_sub("next_day", 1))).alias("as_of_date"),
-        "shipments_delivered", "otif_rate",
-        (F.col("_q")[0] / 86400).alias("transit_days_p50"),
-        (F.col("_q")[1] / 86400).alias("transit_days_p90"),
-        "transit_days_mean",
-        F.when(F.col("transit_days_mean") != 0, F.col("_cv")).alias("transit_days_cv"),
-        "delay_days_mean", "exception_rate",
     )

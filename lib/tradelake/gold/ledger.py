@@ -177,16 +177,22 @@ def _shapes(comps: list[Component]) -> "OrderedDict[tuple[int, int | None], list
 
 class Totals:
     """Running totals per family: each family's frame (entity_id, sub_key, as_of_date, its components),
-    holding only rows where some component is not 0. Kept apart (not one wide frame) because the
-    sub-entity families are large and carry only one or two components each."""
+    holding only rows where some component is not 0. A range keeps the families apart (the sub-entity
+    families are large and carry one or two components each); a day keeps them in one wide frame (a
+    `family` column and every component), which is one Spark job instead of one per family."""
 
-    def __init__(self, frames: dict[str, DataFrame]):
+    def __init__(self, frames: dict[str, DataFrame], wide: DataFrame | None = None,
+                 components: list[Component] | None = None):
         self.frames = frames
+        self._wide = wide
+        self._components = components
 
     def of(self, family: str) -> DataFrame:
         return self.frames[family]
 
     def checkpoint(self) -> "Totals":
+        if self._wide is not None:
+            return Totals.from_wide(self._wide.localCheckpoint(), self._components)
         return Totals({f: df.localCheckpoint() for f, df in self.frames.items()})
 
     def where(self, condition: Column) -> "Totals":
@@ -195,6 +201,8 @@ class Totals:
     def wide(self, components: list[Component]) -> DataFrame:
         """One frame for storage: a `family` column and every component column (null outside its family)."""
         fixed = ["family", "entity_id", "sub_key", "as_of_date"]
+        if self._wide is not None:
+            return _widen(self._wide, components, fixed)
         return reduce(DataFrame.unionByName, [
             _widen(df.withColumn("family", F.lit(f)), components, fixed) for f, df in self.frames.items()
         ])
@@ -202,9 +210,9 @@ class Totals:
     @staticmethod
     def from_wide(df: DataFrame, components: list[Component]) -> "Totals":
         return Totals({
-            f: df.where(F.col("family") == f).select("entity_id", "sub_key", "as_of_date", *[c.name for c in comps])
-            for f, comps in families(components).items()
-        })
+            f: df.where(F.col("family") == f).select("entity_id", "sub_key", "as_of_date", *[c.name for c in cs])
+            for f, cs in families(components).items()
+        }, wide=df, components=components)
 
 
 def series(ledger: DataFrame, components: list[Component], first: dt.date, last: dt.date) -> Totals:
@@ -279,32 +287,32 @@ def touching(ledger: DataFrame, components: list[Component], day: dt.date) -> Da
 
 def advance(previous: Totals, ledger: DataFrame, components: list[Component], day: dt.date) -> Totals:
     """Totals on `day` from the totals of the day before (`previous`) and the ledger rows touching
-    `day` (any superset of them will do)."""
+    `day` (any superset of them will do). One aggregation over every family."""
     prev_day = day - dt.timedelta(days=1)
     d, k = F.col("event_day"), F.col("known_day")
-    fixed = ["entity_id", "sub_key"]
-    out = {}
-    for family, comps in families(components).items():
-        deltas = []
-        for c in comps:
-            enter = F.greatest(F.date_add(d, c.start), k)
+    fixed = ["family", "entity_id", "sub_key"]
+    deltas = []
+    for c in components:
+        enter = F.greatest(F.date_add(d, c.start), k)
 
-            def counts_on(x: dt.date) -> Column:
-                inside = enter <= F.lit(x)
-                if c.end is not None:
-                    inside = inside & (F.lit(x) < F.date_add(d, c.end))
-                return inside
+        def counts_on(x: dt.date, enter=enter, c=c) -> Column:
+            inside = enter <= F.lit(x)
+            if c.end is not None:
+                inside = inside & (F.lit(x) < F.date_add(d, c.end))
+            return inside
 
-            change = F.when(counts_on(day) & ~counts_on(prev_day), F.col(c.name)).when(
-                ~counts_on(day) & counts_on(prev_day), -F.col(c.name)
-            )
-            deltas.append(F.coalesce(change, F.lit(0)).cast(c.dtype).alias(c.name))
-        changes = ledger.where(F.col("family") == family).select(*fixed, *deltas)
-        before = previous.of(family).where(F.col("as_of_date") == F.lit(prev_day)).select(*fixed, *[c.name for c in comps])
-        summed = changes.unionByName(before).groupBy(*fixed).agg(
-            *[F.sum(c.name).cast(c.dtype).alias(c.name) for c in comps]
+        change = F.when(counts_on(day) & ~counts_on(prev_day), F.col(c.name)).when(
+            ~counts_on(day) & counts_on(prev_day), -F.col(c.name)
         )
-        out[family] = summed.where(_nonzero([F.col(c.name) for c in comps])).select(
-            *fixed, F.lit(day).alias("as_of_date"), *[c.name for c in comps]
-        )
-    return Totals(out)
+        # null outside the row's family (its column is null there), 0 where nothing changes
+        deltas.append(F.when(F.col(c.name).isNotNull(), F.coalesce(change, F.lit(0))).cast(c.dtype).alias(c.name))
+    changes = ledger.select(*fixed, *deltas)
+    before = previous.wide(components).where(F.col("as_of_date") == F.lit(prev_day)).select(
+        *fixed, *[c.name for c in components])
+    summed = changes.unionByName(before).groupBy(*fixed).agg(
+        *[F.sum(c.name).cast(c.dtype).alias(c.name) for c in components]
+    )
+    wide = summed.where(_nonzero([F.col(c.name) for c in components])).select(
+        *fixed, F.lit(day).alias("as_of_date"), *[c.name for c in components]
+    )
+    return Totals.from_wide(wide, components)
