@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Run a command and report its wall time and the peak memory of its whole process tree (Python
-driver + JVM + Python workers), sampled every 0.2 s.
+driver + JVM + Python workers), sampled every second (reading PSS of a large JVM costs CPU itself).
 
 Memory is the sum of PSS (proportional set size): pages shared between processes are split among
 them, so a JVM that forks a short-lived helper (Hadoop's local file system runs shell commands) is
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
                 peak, peak_parts = total, parts
         except psutil.Error:
             pass
-        time.sleep(0.2)
+        time.sleep(1.0)
     wall = time.monotonic() - t0
     print(f"measure: exit {child.returncode}, wall {wall:.1f} s, peak memory (PSS) of the process tree {peak / 2**20:.0f} MiB",
           file=sys.stderr)
