@@ -45,9 +45,11 @@ def lake(spark, tmp_path_factory):
     s = settings_for(tmp_path_factory.mktemp("gold"), "generator.transactions=100000", f"generator.days={DAYS}",
                      "generator.suppliers=100", "generator.buyers=1000")
     generate(spark, s)
-    runner.run_all(spark, s, FIRST, LAST, jobs=("ingest", "silver"))
+    # The first 100 days arrive and are processed; then the other 100.
+    runner.run_all(spark, s, FIRST, MID, jobs=("ingest", "silver"))
     assert runner.run_features(spark, s, FIRST, MID) == "range"
     mid_before = {n: _slice(spark, s, n, [MID, MID - dt.timedelta(days=180)]) for n in GOLD}
+    runner.run_all(spark, s, MID + dt.timedelta(days=1), LAST, jobs=("ingest", "silver"))
     steps = [runner.run_features(spark, s, MID + dt.timedelta(days=i)) for i in (1, 2)]
     runner.run_features(spark, s, MID + dt.timedelta(days=3), LAST)
     return s, mid_before, steps
