@@ -161,3 +161,17 @@ def test_generator_is_deterministic(spark, tmp_path):
     generate(spark, c)
     dc = _tree_digest(Path(c.landing_root))
     assert dc != da
+
+
+def test_generated_defects_are_counted_and_silver_and_gold_pass(spark, generated):
+    s, manifest, _, _ = generated
+    dq = tables.read(spark, s, tables.DQ_RESULTS)
+    malformed = {r["table_name"]: r["unexpected_count"] for r in dq.where(
+        (F.col("layer") == "bronze") & (F.col("column_name") == "_corrupt_record")).collect()}
+    assert malformed == {f"bronze.{n}": t["quarantined"].get("MALFORMED", 0) for n, t in manifest["totals"].items()}
+    assert sum(malformed.values()) > 0
+    # silver and gold hold no defect: every fail-severity expectation held, and gold was published
+    failed = dq.where((F.col("layer").isin("silver", "gold")) & (F.col("severity") == "fail") & ~F.col("success"))
+    assert failed.count() == 0
+    assert dq.where(F.col("layer") == "gold").count() > 0
+    assert tables.read(spark, s, tables.GOLD["supplier_scorecard"]).count() > 0

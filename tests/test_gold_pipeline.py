@@ -47,11 +47,11 @@ def lake(spark, tmp_path_factory):
     generate(spark, s)
     # The first 100 days arrive and are processed; then the other 100.
     runner.run_all(spark, s, FIRST, MID, jobs=("ingest", "silver"))
-    assert runner.run_features(spark, s, FIRST, MID) == "range"
+    assert runner.run_gold(spark, s, FIRST, MID) == "range"
     mid_before = {n: _slice(spark, s, n, [MID, MID - dt.timedelta(days=180)]) for n in GOLD}
     runner.run_all(spark, s, MID + dt.timedelta(days=1), LAST, jobs=("ingest", "silver"))
-    steps = [runner.run_features(spark, s, MID + dt.timedelta(days=i)) for i in (1, 2)]
-    runner.run_features(spark, s, MID + dt.timedelta(days=3), LAST)
+    steps = [runner.run_gold(spark, s, MID + dt.timedelta(days=i)) for i in (1, 2)]
+    runner.run_gold(spark, s, MID + dt.timedelta(days=3), LAST)
     return s, mid_before, steps
 
 
@@ -76,7 +76,7 @@ def test_daily_steps_were_incremental_and_equal_one_pass(spark, lake):
 
 def test_a_past_snapshot_is_unchanged_after_more_data(spark, lake):
     s, before, _ = lake
-    runner.run_features(spark, s, MID)  # recomputed now, with 100 more days of data in silver
+    runner.run_gold(spark, s, MID)  # recomputed now, with 100 more days of data in silver
     for name in GOLD:
         after = _slice(spark, s, name, [MID, MID - dt.timedelta(days=180)])
         assert len(after) > 0 or name == "buyer_default_labels", name
@@ -86,7 +86,7 @@ def test_a_past_snapshot_is_unchanged_after_more_data(spark, lake):
 def test_rerunning_a_day_changes_nothing(spark, lake):
     s, _, _ = lake
     before = {n: _slice(spark, s, n, [LAST, LAST - dt.timedelta(days=180)]) for n in GOLD}
-    assert runner.run_features(spark, s, LAST) == "daily"
+    assert runner.run_gold(spark, s, LAST) == "daily"
     for name in GOLD:
         pd.testing.assert_frame_equal(_slice(spark, s, name, [LAST, LAST - dt.timedelta(days=180)]), before[name],
                                       check_exact=True, obj=name)

@@ -48,7 +48,7 @@ def build_landing(s):
 def one_pass(spark, tmp_path_factory):
     s = settings_for(tmp_path_factory.mktemp("one_pass"))
     build_landing(s)
-    runner.run_all(spark, s, D1, D4)
+    runner.run_all(spark, s, D1, D4, jobs=("ingest", "silver", "features"))
     return s
 
 
@@ -56,7 +56,7 @@ def one_pass(spark, tmp_path_factory):
 def day_by_day(spark, tmp_path_factory):
     s = settings_for(tmp_path_factory.mktemp("daily"))
     build_landing(s)
-    runner.run_all(spark, s, D1, D4, days_per_pass=1)
+    runner.run_all(spark, s, D1, D4, jobs=("ingest", "silver", "features"), days_per_pass=1)
     return s
 
 

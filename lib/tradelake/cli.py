@@ -7,7 +7,12 @@
     tradelake run ingest|silver|features --date D one job for one day
     tradelake run ingest|silver|features --from D1 --to D2
                                                   one job over a range of days, in one pass
-    tradelake run all --from D1 --to D2           every job over the range, in one Spark application
+    tradelake run validate --layer bronze|silver|gold --date D
+                                                  Great Expectations suites of a layer; gold: the staged snapshots
+    tradelake run publish --date D                staged gold -> gold, only if it passed validation
+    tradelake run all --from D1 --to D2           the whole pipeline over the range, in one Spark application:
+                                                  ingest, validate bronze, silver, validate silver, features,
+                                                  validate gold, publish
     tradelake training-set --from D1 --to D2 --out DIR
                                                   buyer features joined to default labels
     tradelake summary                             tables, row counts, quarantine by reason
@@ -57,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a job")
     _common(r)
-    r.add_argument("job", choices=["ingest", "silver", "features", "all"])
+    r.add_argument("job", choices=["ingest", "silver", "features", "validate", "publish", "all"])
+    r.add_argument("--layer", choices=["bronze", "silver", "gold"], help="validate: the layer to validate")
     r.add_argument("--date", type=_date, help="the ingest date to process")
     r.add_argument("--from", dest="first", type=_date, help="first ingest date of a range")
     r.add_argument("--to", dest="last", type=_date, help="last ingest date of a range")
@@ -99,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    for noisy in ("py4j", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = _settings(args)
     except ConfigError as e:
@@ -136,6 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         first, last = _dates(args)
         if args.job == "all":
             runner.run_all(spark, settings, first, last, days_per_pass=args.days_per_pass)
+        elif args.job == "validate":
+            if not args.layer:
+                raise SystemExit("run validate needs --layer bronze|silver|gold")
+            outcome = runner.run_validate(spark, settings, args.layer, first, last)
+            print(f"{args.layer} {first}..{last}: {len(outcome.rows)} expectations, {len(outcome.warnings)} warnings, "
+                  f"0 failures (run {outcome.run_id}); Data Docs: {outcome.data_docs}")
         else:
             runner.RUNNERS[args.job](spark, settings, first, last)
     elif args.command == "training-set":

@@ -68,6 +68,23 @@ class SilverSettings:
 
 
 @dataclass(frozen=True)
+class QualitySettings:
+    # Volume: a day's row count against the median of the same table's previous `volume_window_days`
+    # days. Flagged when the ratio leaves [1 - tolerance, 1 / (1 - tolerance)] (symmetric in log scale).
+    volume_window_days: int = 14
+    volume_tolerance: float = 0.75
+    # Freshness: the newest event date of a day's records at most this many days before the day.
+    freshness_max_lag_days: int = 3
+    # Feature drift: PSI of D's snapshot against the one this many days earlier, in `drift_bins` bins.
+    drift_reference_days: int = 90
+    drift_bins: int = 10
+    # Great Expectations project (suites, results store); default <lakehouse>/ops/gx. Must be a local
+    # path: Great Expectations writes it with the driver's file system.
+    gx_dir: str = ""
+    build_data_docs: bool = True
+
+
+@dataclass(frozen=True)
 class GeneratorSettings:
     seed: int = 42
     start_date: dt.date = dt.date(2026, 1, 1)
@@ -90,6 +107,7 @@ class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     pii: PiiSettings = field(default_factory=PiiSettings)
     silver: SilverSettings = field(default_factory=SilverSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
 
     # -- derived locations -------------------------------------------------------------------
@@ -111,6 +129,14 @@ class Settings:
     @property
     def jars_cache(self) -> str:
         return self.resolve(self.paths.jars_cache)
+
+    @property
+    def gx_dir(self) -> str:
+        return self.resolve(self.quality.gx_dir) if self.quality.gx_dir else f"{self.lakehouse_root}/ops/gx"
+
+    @property
+    def data_docs_dir(self) -> str:
+        return f"{self.lakehouse_root}/ops/data_docs"
 
     def table_path(self, layer: str, table: str) -> str:
         return f"{self.lakehouse_root.rstrip('/')}/{layer}/{table}"

@@ -45,6 +45,9 @@ class Check:
 
     describe: str
     valid: Callable[[Column], Column]
+    # The same rule as a Great Expectations expectation on the typed column: (expectation class, kwargs).
+    # The quality suites (tradelake.quality.rules) are derived from it.
+    expect: tuple[str, dict] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,11 @@ class Source:
     amount_check: AmountCheck | None = None
     fx: Fx | None = None
     parent: Parent | None = None
+    # Published on weekdays only (reference data): a weekend day without records is not a volume drop.
+    weekdays_only: bool = False
+    # Arrives at a steady daily rate, so a day's volume can be judged against the previous days'
+    # (master-data changes do not: a supplier changes when it changes).
+    steady_volume: bool = True
 
     @property
     def field_names(self) -> list[str]:
@@ -162,21 +170,23 @@ class Source:
 # -------------------------------------------------------------------------------------------------
 def _in(values: frozenset[str] | tuple[str, ...], what: str) -> Check:
     vals = sorted(values)
-    return Check(what, lambda v: v.isin(vals))
+    return Check(what, lambda v: v.isin(vals), ("ExpectColumnValuesToBeInSet", {"value_set": vals}))
 
 
 ISO_COUNTRY = _in(ISO_COUNTRIES, "an ISO 3166-1 alpha-2 country code")
 ISO_CURRENCY = _in(ISO_CURRENCIES, "an ISO 4217 currency code")
-POSITIVE = Check("> 0", lambda v: v > 0)
-NON_NEGATIVE = Check(">= 0", lambda v: v >= 0)
+POSITIVE = Check("> 0", lambda v: v > 0, ("ExpectColumnValuesToBeBetween", {"min_value": 0, "strict_min": True}))
+NON_NEGATIVE = Check(">= 0", lambda v: v >= 0, ("ExpectColumnValuesToBeBetween", {"min_value": 0}))
 
 
 def _length(lo: int, hi: int) -> Check:
-    return Check(f"{lo}-{hi} characters", lambda v: F.length(v).between(lo, hi))
+    return Check(f"{lo}-{hi} characters", lambda v: F.length(v).between(lo, hi),
+                 ("ExpectColumnValueLengthsToBeBetween", {"min_value": lo, "max_value": hi}))
 
 
 def _range(lo: int, hi: int) -> Check:
-    return Check(f"between {lo} and {hi}", lambda v: v.between(lo, hi))
+    return Check(f"between {lo} and {hi}", lambda v: v.between(lo, hi),
+                 ("ExpectColumnValuesToBeBetween", {"min_value": lo, "max_value": hi}))
 
 
 TXN_STATUSES = ("PLACED", "FULFILLED", "CANCELLED", "RETURNED")
@@ -194,6 +204,7 @@ FX_RATES = Source(
     format="csv",
     description="Daily FX reference rates: USD per unit of a currency.",
     key=("rate_date", "currency"),
+    weekdays_only=True,  # sources.md: a missing day's rate falls back to the latest at most 7 days older
     fields=(
         Field("rate_date", "date", required=True, event_time=True),
         Field("currency", required=True, checks=(ISO_CURRENCY,)),
@@ -209,6 +220,7 @@ SUPPLIERS = Source(
     key=("supplier_id",),
     version_column="updated_at",
     scd2=True,
+    steady_volume=False,
     fields=(
         Field("supplier_id", required=True, checks=(_length(1, 32),)),
         Field("legal_name", required=True),

@@ -13,7 +13,9 @@ from tradelake.contracts import SOURCE_ORDER, SOURCES
 from tradelake.silver.pipeline import run_silver_range
 
 log = logging.getLogger(__name__)
-JOBS = ("ingest", "silver", "features")
+# The daily pipeline, in order: a failed `fail` expectation stops it before the next step, so gold is
+# only published from data that passed validation.
+JOBS = ("ingest", "validate-bronze", "silver", "validate-silver", "features", "validate-gold", "publish")
 
 
 def run_ingest(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date | None = None,
@@ -47,7 +49,42 @@ def run_features(spark: SparkSession, settings: Settings, first: dt.date, last: 
         return how
 
 
-RUNNERS = {"ingest": run_ingest, "silver": run_silver, "features": run_features}
+def run_validate(spark: SparkSession, settings: Settings, layer: str, first: dt.date, last: dt.date | None = None):
+    """Validate a layer's tables for the dates (Great Expectations); raises DataQualityError on a failed
+    `fail` expectation, after recording every result in ops.dq_results."""
+    from tradelake.quality.job import run_validate as validate
+
+    last = last or first
+    with ops.run_logged(spark, settings, f"validate-{layer}", first, last) as run_id:
+        return validate(spark, settings, layer, first, last, run_id=run_id)
+
+
+def run_publish(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date | None = None) -> None:
+    """Staged gold -> gold for the dates, if it passed validation (tradelake.gold.publish)."""
+    from tradelake.gold.publish import publish
+
+    last = last or first
+    with ops.run_logged(spark, settings, "publish", first, last):
+        publish(spark, settings, first, last)
+
+
+def run_gold(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date | None = None) -> str:
+    """features, validate gold, publish: silver -> gold for the dates."""
+    how = run_features(spark, settings, first, last)
+    run_validate(spark, settings, "gold", first, last)
+    run_publish(spark, settings, first, last)
+    return how
+
+
+RUNNERS = {
+    "ingest": run_ingest,
+    "validate-bronze": lambda spark, settings, first, last=None: run_validate(spark, settings, "bronze", first, last),
+    "silver": run_silver,
+    "validate-silver": lambda spark, settings, first, last=None: run_validate(spark, settings, "silver", first, last),
+    "features": run_features,
+    "validate-gold": lambda spark, settings, first, last=None: run_validate(spark, settings, "gold", first, last),
+    "publish": run_publish,
+}
 
 
 def days_between(first: dt.date, last: dt.date) -> list[dt.date]:

@@ -221,6 +221,50 @@ RUNS = TableDef(
 )
 
 
+DQ_RESULTS = TableDef(
+    "ops",
+    "dq_results",
+    T.StructType([
+        col("run_id", STR, "validation run (one per `tradelake run validate` call)"),
+        col("validated_at", TS, "when (UTC)"),
+        col("layer", STR, "bronze, silver or gold"),
+        col("table_name", STR, "<layer>.<table> validated (gold: its staged snapshot, before publishing)"),
+        col("suite", STR, "expectation suite: <layer>.<table> (rows) or <layer>.<table>.daily (volume, freshness)"),
+        col("first_date", DATE, "first date validated"),
+        col("last_date", DATE, "last date validated"),
+        col("table_version", LONG, "Delta version of the table that was validated"),
+        col("expectation", STR, "Great Expectations expectation class"),
+        col("column_name", STR, "column(s) it checks; null for table-level expectations"),
+        col("kwargs", STR, "its other arguments (JSON)"),
+        col("severity", STR, "fail (stops the pipeline before gold is published) or warn (recorded)"),
+        col("why", STR, "the declaration it comes from"),
+        col("success", BOOL, "the expectation held"),
+        col("observed_value", STR, "observed value (JSON) for table or aggregate expectations; the error if it could not run"),
+        col("element_count", LONG, "rows (or dates, for .daily suites) looked at"),
+        col("unexpected_count", LONG, "rows that broke it"),
+        col("unexpected_percent", T.DoubleType(), "their percentage of the non-null values"),
+    ]),
+    "Every expectation's outcome of every validation run: the data-quality history (appended per run).",
+)
+
+FEATURE_DRIFT = TableDef(
+    "ops",
+    "feature_drift",
+    T.StructType([
+        col("table_name", STR, "gold table"),
+        col("feature", STR, "numeric feature"),
+        col("as_of_date", DATE, "snapshot D"),
+        col("reference_date", DATE, "the reference snapshot (default D - 90)"),
+        col("psi", T.DoubleType(), "population stability index of D against the reference, 10 reference-quantile bins"),
+        col("verdict", STR, "stable (< 0.10), watch (0.10-0.25), shift (> 0.25: a warning)"),
+        col("rows_current", LONG, "non-null values at D"),
+        col("rows_reference", LONG, "non-null values at the reference date"),
+        col("run_id", STR, "validation run that computed it"),
+    ]),
+    "Drift of each numeric gold feature against the snapshot 90 days earlier (one row per table, feature, date).",
+)
+
+
 # -------------------------------------------------------------------------------------------------
 # Gold: the feature snapshots (schemas and comments live with their formulas in tradelake.gold.*)
 # -------------------------------------------------------------------------------------------------
@@ -258,14 +302,17 @@ def _gold_tables() -> tuple[list[TableDef], TableDef, TableDef]:
 
 GOLD_TABLES, FEATURE_LEDGER, FEATURE_TOTALS = _gold_tables()
 GOLD = {t.name: t for t in GOLD_TABLES}
+# The features job writes here; `validate --layer gold` checks it; `publish` copies it into gold.
+STAGED = {t.name: TableDef("staging", t.name, t.schema, f"Staged, not yet published: {t.description}")
+          for t in GOLD_TABLES}
 
 
 def all_tables() -> list[TableDef]:
     return (
         [bronze(s) for s in SOURCE_ORDER]
         + [silver(s) for s in SOURCE_ORDER]
-        + [QUARANTINE, ACCOUNTING, DUPLICATES, INGESTED_FILES, RUNS]
-        + GOLD_TABLES + [FEATURE_LEDGER, FEATURE_TOTALS]
+        + [QUARANTINE, ACCOUNTING, DUPLICATES, INGESTED_FILES, RUNS, DQ_RESULTS, FEATURE_DRIFT]
+        + GOLD_TABLES + [FEATURE_LEDGER, FEATURE_TOTALS] + list(STAGED.values())
     )
 
 

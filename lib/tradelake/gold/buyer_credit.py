@@ -7,7 +7,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from tradelake.gold import supplier_credit
-from tradelake.gold.common import DATE, DOUBLE, INT, LONG, STR, exact, feature, ratio
+from tradelake.gold.common import DATE, DOUBLE, GROWTH, INT, LONG, NON_NEGATIVE, RATE, STR, exact, feature, ratio
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 
 ORDERS = dict(fact="invoice", entity="buyer_id", on="order_date")
@@ -49,18 +49,20 @@ _by_name = {c.name: c for c in C}
 SCHEMA = T.StructType([
     feature("buyer_id", STR, "buyer"),
     feature("as_of_date", DATE, "snapshot date D: only what was known at the end of D"),
-    feature("purchases_usd_90d", DOUBLE, "sum amount_usd of the buyer's invoices ordered in (D-90, D]"),
-    feature("purchase_growth_90d", DOUBLE, "purchases (D-90, D] / purchases (D-180, D-90] - 1"),
-    feature("supplier_count_180d", LONG, "distinct suppliers of invoices ordered in (D-180, D]"),
-    feature("outstanding_usd", DOUBLE, "sum max(amount_usd - paid_usd_D, 0) over the buyer's invoices ordered <= D"),
-    feature("overdue_usd", DOUBLE, "the same, invoices with due_date < D"),
-    feature("invoices_due_180d", LONG, "invoices with due_date in (D-180, D]"),
-    feature("late_payment_share_180d", DOUBLE, "of those, share with dpd_D > 0"),
-    feature("avg_days_late_180d", DOUBLE, "of those with dpd_D > 0, mean dpd_D"),
-    feature("payment_ratio_180d", DOUBLE, "sum min(paid_usd_D, amount_usd) / sum amount_usd, same invoices"),
-    feature("dpd_now", INT, "max over invoices unsettled at D with due_date < D of D - due_date; 0 if none"),
+    feature("purchases_usd_90d", DOUBLE, "sum amount_usd of the buyer's invoices ordered in (D-90, D]", NON_NEGATIVE),
+    feature("purchase_growth_90d", DOUBLE, "purchases (D-90, D] / purchases (D-180, D-90] - 1", GROWTH),
+    feature("supplier_count_180d", LONG, "distinct suppliers of invoices ordered in (D-180, D]", NON_NEGATIVE),
+    feature("outstanding_usd", DOUBLE, "sum max(amount_usd - paid_usd_D, 0) over the buyer's invoices ordered <= D",
+            NON_NEGATIVE),
+    feature("overdue_usd", DOUBLE, "the same, invoices with due_date < D", NON_NEGATIVE),
+    feature("invoices_due_180d", LONG, "invoices with due_date in (D-180, D]", NON_NEGATIVE),
+    feature("late_payment_share_180d", DOUBLE, "of those, share with dpd_D > 0", RATE),
+    feature("avg_days_late_180d", DOUBLE, "of those with dpd_D > 0, mean dpd_D", NON_NEGATIVE),
+    feature("payment_ratio_180d", DOUBLE, "sum min(paid_usd_D, amount_usd) / sum amount_usd, same invoices", RATE),
+    feature("dpd_now", INT, "max over invoices unsettled at D with due_date < D of D - due_date; 0 if none",
+            NON_NEGATIVE),
     feature("dpd_bucket_now", STR, "CURRENT (0), 1-29, 30-59, 60-89, 90+"),
-    feature("dpd_max_365d", INT, "max dpd_D over the buyer's invoices due in (D-365, D] (null if none)"),
+    feature("dpd_max_365d", INT, "max dpd_D over the buyer's invoices due in (D-365, D] (null if none)", NON_NEGATIVE),
 ])
 DESCRIPTION = "Buyer credit-risk features (the obligor), daily point-in-time snapshot (features.md)."
 KEY = ("buyer_id", "as_of_date")

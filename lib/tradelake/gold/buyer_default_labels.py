@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from tradelake.gold.common import DATE, INT, STR, feature
+from tradelake.gold.common import DATE, INT, RATE, STR, feature
 from tradelake.gold.ledger import Component, Totals, window
 
 HORIZON = 180  # days after D in which a default counts
@@ -33,7 +33,8 @@ COMPONENTS = C
 SCHEMA = T.StructType([
     feature("buyer_id", STR, "buyer"),
     feature("as_of_date", DATE, "snapshot date D of the features the label belongs to"),
-    feature("default_180d", INT, "1 if some invoice of the buyer has due_date + 90 in (D, D+180] and is not settled by due_date + 90"),
+    feature("default_180d", INT, "1 if some invoice of the buyer has due_date + 90 in (D, D+180] and is not settled by due_date + 90",
+            RATE),
     feature("label_date", DATE, "D + 180: the label was computed with what was known at the end of this day"),
 ])
 DESCRIPTION = "Default labels for buyer credit models: join to buyer_credit_features on (buyer_id, as_of_date)."

@@ -17,8 +17,20 @@ STR = T.StringType()
 DATE = T.DateType()
 
 
-def feature(name: str, dtype: T.DataType, comment: str) -> T.StructField:
-    return T.StructField(name, dtype, True, metadata={"comment": comment})
+# The range a feature's values must lie in, declared with the feature (None: unbounded). The quality
+# suites (tradelake.quality.rules) check gold tables against it; a value outside fails validation.
+RATE = (0.0, 1.0)
+NON_NEGATIVE = (0.0, None)
+GROWTH = (-1.0, None)
+
+
+def feature(name: str, dtype: T.DataType, comment: str,
+            bounds: tuple[float | None, float | None] | None = None) -> T.StructField:
+    meta: dict = {"comment": comment}
+    if bounds is not None:
+        lo, hi = bounds
+        meta.update({k: float(v) for k, v in (("min", lo), ("max", hi)) if v is not None})
+    return T.StructField(name, dtype, True, metadata=meta)
 
 
 def ratio(num: Column, den: Column) -> Column:

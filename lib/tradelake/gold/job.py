@@ -8,8 +8,10 @@ Two ways, same tables (tested):
 - **range** (a backfill, a first run, a re-run of an older date): everything known by the last date is
   rebuilt in one pass (compute.compute_range) and every date of the range is written.
 
-Each run replaces only its own dates' slices of the gold tables (Delta replaceWhere), so a re-run
-changes nothing, and writes the labels of the dates 180 days earlier (buyer_default_labels).
+A run writes its snapshots (and the labels of the dates 180 days earlier, buyer_default_labels) to the
+staging tables; `tradelake run validate --layer gold` validates them there and `tradelake run publish`
+copies them into gold, replacing only those dates' slices (Delta replaceWhere): gold is never replaced
+by data that failed validation, and a re-run changes nothing.
 """
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ def run_features_range(spark: SparkSession, settings: Settings, first: dt.date, 
     if last < first:
         raise ValueError(f"the range ends ({last}) before it starts ({first})")
     check_silver_ready(spark, settings, first, last)
-    for t in tables.GOLD_TABLES + [tables.FEATURE_LEDGER, tables.FEATURE_TOTALS]:
+    for t in tables.GOLD_TABLES + list(tables.STAGED.values()) + [tables.FEATURE_LEDGER, tables.FEATURE_TOTALS]:
         tables.ensure_table(spark, settings, t)
     silver = read_silver(spark, settings)
     stored = stored_totals_dates(spark, settings)
@@ -96,7 +98,7 @@ def backfill(spark: SparkSession, settings: Settings, silver: Silver, first: dt.
     with _timed(f"range {first}..{last}"):
         gold, rows, totals = compute.compute_range(silver, first, last, earlier_buyer_features=earlier)
     with _timed("ledger"):
-        _write_replacing(rows, tables.FEATURE_LEDGER, settings, f"known_day <= DATE'{last.isoformat()}'", "known_day")
+        write_ledger(rows, settings, last)
     writes = _gold_writes(gold, first, last)
     if not stored or last >= max(stored):
         keep = totals.where(F.col("as_of_date") >= F.lit(last - dt.timedelta(days=1))).wide(COMPONENTS)
@@ -139,11 +141,13 @@ def daily_step(spark: SparkSession, settings: Settings, silver: Silver, day: dt.
             shipments_rows, known.shipment_events.join(shipment_ids, "shipment_id", "left_semi"), invoices
         )
         changed = lambda states: states.where((F.col("known_from") == F.lit(day)) | (F.col("known_to") == F.lit(day)))  # noqa: E731
-        new_rows = compute.ledger_of(changed(invoices), changed(shipments)).where(F.col("known_day") == F.lit(day))
+        new_rows = compute.ledger_of(changed(invoices), changed(shipments)).where(
+            F.col("known_day") == F.lit(day)).localCheckpoint()
     with _timed("ledger rows"):
         _write_replacing(new_rows, tables.FEATURE_LEDGER, settings, _between("known_day", day, day), "known_day")
     with _timed("advance"):
-        touching = ledger.touching(tables.read(spark, settings, tables.FEATURE_LEDGER), COMPONENTS, day).localCheckpoint()
+        touching = ledger.touching_before(tables.read(spark, settings, tables.FEATURE_LEDGER), COMPONENTS, day).unionByName(
+            tables.conform(new_rows, tables.FEATURE_LEDGER)).localCheckpoint()
         previous = ledger.Totals.from_wide(
             tables.read(spark, settings, tables.FEATURE_TOTALS).where(F.col("as_of_date") == F.lit(day - dt.timedelta(days=1))),
             COMPONENTS,
@@ -187,14 +191,44 @@ def _write_replacing(df: DataFrame, table: tables.TableDef, settings: Settings, 
     writer.save(table.path(settings))
 
 
+LEDGER_ROWS_PER_FILE = 2_000_000
+LEDGER_ROW_GROUP_BYTES = 1024 * 1024
+
+
+def write_ledger(rows: DataFrame, settings: Settings, last: dt.date) -> None:
+    """The ledger of everything known through `last`, sorted by event day into files of about 2M rows
+    with small Parquet row groups: a daily step asks for a few event days (ledger.touching_before), and
+    file statistics and row-group statistics let it read little more than those. Daily steps then add a
+    small file each; the weekly maintenance re-clusters them (OPTIMIZE ZORDER BY event_day)."""
+    n = rows.count()
+    files = max(1, -(-n // LEDGER_ROWS_PER_FILE))
+    laid_out = tables.conform(rows, tables.FEATURE_LEDGER).repartitionByRange(files, "event_day")
+    spark = rows.sparkSession
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    before = hadoop.get("parquet.block.size")
+    hadoop.set("parquet.block.size", str(LEDGER_ROW_GROUP_BYTES))  # the Delta writer ignores it as an option
+    try:
+        (laid_out.sortWithinPartitions("event_day", "family").write.format("delta").mode("overwrite")
+         .option("replaceWhere", f"known_day <= DATE'{last.isoformat()}'").save(tables.FEATURE_LEDGER.path(settings)))
+    finally:
+        if before is None:
+            hadoop.unset("parquet.block.size")
+        else:
+            hadoop.set("parquet.block.size", before)
+
+
+def gold_slice(name: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """The as-of dates of table `name` that a run for first..last writes: the labels are those of the
+    dates 180 days earlier (they need 180 days of hindsight)."""
+    if name == "buyer_default_labels":
+        return first - LABEL_LAG, last - LABEL_LAG
+    return first, last
+
+
 def _gold_writes(gold: Gold, first: dt.date, last: dt.date) -> list[tuple]:
-    writes = [
-        (getattr(gold, name), tables.GOLD[name], _between("as_of_date", first, last), "as_of_date")
-        for name in ("supplier_scorecard", "supplier_credit_features", "buyer_credit_features", "lane_performance")
-    ]
-    writes.append((gold.buyer_default_labels, tables.GOLD["buyer_default_labels"],
-                   _between("as_of_date", first - LABEL_LAG, last - LABEL_LAG), "as_of_date"))
-    return writes
+    """Each gold table's snapshots of the run, written to its staging table (replacing all it held):
+    `validate --layer gold` checks them there and `publish` copies them into gold."""
+    return [(getattr(gold, t.name), tables.STAGED[t.name], None, "as_of_date") for t in tables.GOLD_TABLES]
 
 
 def _write_all(writes: list[tuple], settings: Settings) -> None:

@@ -14,7 +14,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from tradelake.gold.common import DATE, DOUBLE, LONG, STR, feature, histogram_bin, histogram_quantiles, ratio
+from tradelake.gold.common import (DATE, DOUBLE, LONG, NON_NEGATIVE, RATE, STR, feature, histogram_bin,
+                                   histogram_quantiles, ratio)
 from tradelake.gold.facts import LANE_SEP
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 
@@ -29,14 +30,15 @@ SCHEMA = T.StructType([
     feature("mode", STR, "SEA, AIR, ROAD, RAIL or EXPRESS"),
     feature("week_start", DATE, "Monday of the ISO week in which the shipments were fully delivered"),
     feature("as_of_date", DATE, "snapshot date D (one of the 13 complete weeks before D): what was known at the end of D"),
-    feature("shipments_delivered", LONG, "shipments whose full_delivery_date falls in the week"),
-    feature("otif_rate", DOUBLE, "share of them delivered in full on or before promised_date"),
-    feature("transit_days_p50", DOUBLE, "median of full_delivery_ts - pickup_ts, days (exact, linear interpolation)"),
-    feature("transit_days_p90", DOUBLE, "0.9 quantile of transit days"),
-    feature("transit_days_mean", DOUBLE, "mean transit days"),
-    feature("transit_days_cv", DOUBLE, "stddev_samp / mean of transit days (null with fewer than 2)"),
+    feature("shipments_delivered", LONG, "shipments whose full_delivery_date falls in the week", NON_NEGATIVE),
+    feature("otif_rate", DOUBLE, "share of them delivered in full on or before promised_date", RATE),
+    feature("transit_days_p50", DOUBLE, "median of full_delivery_ts - pickup_ts, days (exact, linear interpolation)",
+            NON_NEGATIVE),
+    feature("transit_days_p90", DOUBLE, "0.9 quantile of transit days", NON_NEGATIVE),
+    feature("transit_days_mean", DOUBLE, "mean transit days", NON_NEGATIVE),
+    feature("transit_days_cv", DOUBLE, "stddev_samp / mean of transit days (null with fewer than 2)", NON_NEGATIVE),
     feature("delay_days_mean", DOUBLE, "mean of full_delivery_date - promised_date, signed"),
-    feature("exception_rate", DOUBLE, "share of them with an EXCEPTION event"),
+    feature("exception_rate", DOUBLE, "share of them with an EXCEPTION event", RATE),
 ])
 DESCRIPTION = "Lane (origin, destination, carrier, mode) delivery performance per ISO week, as known on each date."
 KEY = tuple(GROUP + ["as_of_date"])

@@ -276,13 +276,12 @@ def offsets(components: list[Component]) -> list[int]:
     return sorted({c.start for c in components} | {c.end for c in components if c.end is not None})
 
 
-def touching(ledger: DataFrame, components: list[Component], day: dt.date) -> DataFrame:
-    """The ledger rows that can change a total on `day` (known that day, or entering or leaving a
-    window that day)."""
+def touching_before(ledger: DataFrame, components: list[Component], day: dt.date) -> DataFrame:
+    """The ledger rows known before `day` that can change a total on it: those entering or leaving a
+    window that day, found by their event day (the rows known on `day` itself are the caller's).
+    A ledger laid out by event day reads only a few days' rows."""
     event_days = [day - dt.timedelta(days=o) for o in offsets(components)]
-    return ledger.where((F.col("known_day") == F.lit(day)) | F.col("event_day").isin(event_days)).where(
-        F.col("known_day") <= F.lit(day)
-    )
+    return ledger.where(F.col("event_day").isin(event_days) & (F.col("known_day") < F.lit(day)))
 
 
 def advance(previous: Totals, ledger: DataFrame, components: list[Component], day: dt.date) -> Totals:

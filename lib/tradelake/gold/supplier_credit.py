@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from tradelake.gold import facts
-from tradelake.gold.common import DATE, DOUBLE, INT, LONG, STR, exact, feature, ratio
+from tradelake.gold.common import DATE, DOUBLE, GROWTH, INT, LONG, NON_NEGATIVE, RATE, STR, exact, feature, ratio
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 
 ORDERS = dict(fact="invoice", entity="supplier_id", on="order_date")
@@ -74,33 +74,38 @@ _by_name = {c.name: c for c in C}
 SCHEMA = T.StructType([
     feature("supplier_id", STR, "supplier"),
     feature("as_of_date", DATE, "snapshot date D: only what was known at the end of D"),
-    feature("net_sales_usd_30d", DOUBLE, "sum amount_usd of invoices (PLACED, FULFILLED) ordered in (D-30, D]"),
-    feature("net_sales_usd_90d", DOUBLE, "the same over (D-90, D]"),
-    feature("net_sales_usd_180d", DOUBLE, "the same over (D-180, D]"),
-    feature("net_sales_usd_365d", DOUBLE, "the same over (D-365, D]"),
-    feature("sales_growth_90d", DOUBLE, "net sales (D-90, D] / net sales (D-180, D-90] - 1"),
-    feature("sales_cv_6m", DOUBLE, "stddev_pop / mean of six 30-day net-sales buckets, zeros included"),
-    feature("txn_count_90d", LONG, "invoices ordered in (D-90, D]"),
-    feature("avg_ticket_usd_90d", DOUBLE, "net_sales_usd_90d / txn_count_90d"),
-    feature("weekend_order_share_90d", DOUBLE, "orders (any status) placed on Saturday or Sunday (UTC) / orders_90d"),
-    feature("tenure_days", INT, "D - onboarded_date, supplier version current at D"),
+    feature("net_sales_usd_30d", DOUBLE, "sum amount_usd of invoices (PLACED, FULFILLED) ordered in (D-30, D]",
+            NON_NEGATIVE),
+    feature("net_sales_usd_90d", DOUBLE, "the same over (D-90, D]", NON_NEGATIVE),
+    feature("net_sales_usd_180d", DOUBLE, "the same over (D-180, D]", NON_NEGATIVE),
+    feature("net_sales_usd_365d", DOUBLE, "the same over (D-365, D]", NON_NEGATIVE),
+    feature("sales_growth_90d", DOUBLE, "net sales (D-90, D] / net sales (D-180, D-90] - 1", GROWTH),
+    feature("sales_cv_6m", DOUBLE, "stddev_pop / mean of six 30-day net-sales buckets, zeros included", NON_NEGATIVE),
+    feature("txn_count_90d", LONG, "invoices ordered in (D-90, D]", NON_NEGATIVE),
+    feature("avg_ticket_usd_90d", DOUBLE, "net_sales_usd_90d / txn_count_90d", NON_NEGATIVE),
+    feature("weekend_order_share_90d", DOUBLE, "orders (any status) placed on Saturday or Sunday (UTC) / orders_90d",
+            RATE),
+    feature("tenure_days", INT, "D - onboarded_date, supplier version current at D", NON_NEGATIVE),
     feature("tier", STR, "supplier version current at D"),
     feature("country", STR, "supplier version current at D"),
     feature("industry", STR, "supplier version current at D"),
-    feature("credit_limit_usd", DOUBLE, "credit limit of the version current at D, at D's FX rate"),
-    feature("top_buyer_share_180d", DOUBLE, "largest buyer's share of net sales ordered in (D-180, D]"),
-    feature("buyer_hhi_180d", DOUBLE, "sum of buyers' squared shares of net sales ordered in (D-180, D]"),
-    feature("open_receivables_usd", DOUBLE, "sum max(amount_usd - paid_usd_D, 0) over invoices ordered <= D"),
-    feature("overdue_receivables_usd", DOUBLE, "the same, invoices with due_date < D"),
-    feature("overdue_share", DOUBLE, "overdue / open"),
-    feature("dso_90d", DOUBLE, "open / net_sales_usd_90d x 90"),
-    feature("bpdso_90d", DOUBLE, "(open - overdue) / net_sales_usd_90d x 90"),
-    feature("add_90d", DOUBLE, "dso - bpdso"),
-    feature("dpd_max_365d", INT, "max dpd_D over invoices due in (D-365, D] (null if none)"),
-    feature("bad_debt_rate_365d", DOUBLE, "amount_usd of invoices due in (D-365, D] with dpd_D >= 90 / amount_usd of all invoices due then"),
-    feature("on_time_payment_rate_180d", DOUBLE, "invoices due in (D-180, D] settled on or before due_date / invoices due then"),
-    feature("otif_rate_90d", DOUBLE, "from the scorecard"),
-    feature("return_rate_90d", DOUBLE, "from the scorecard"),
+    feature("credit_limit_usd", DOUBLE, "credit limit of the version current at D, at D's FX rate", NON_NEGATIVE),
+    feature("top_buyer_share_180d", DOUBLE, "largest buyer's share of net sales ordered in (D-180, D]", RATE),
+    feature("buyer_hhi_180d", DOUBLE, "sum of buyers' squared shares of net sales ordered in (D-180, D]", RATE),
+    feature("open_receivables_usd", DOUBLE, "sum max(amount_usd - paid_usd_D, 0) over invoices ordered <= D",
+            NON_NEGATIVE),
+    feature("overdue_receivables_usd", DOUBLE, "the same, invoices with due_date < D", NON_NEGATIVE),
+    feature("overdue_share", DOUBLE, "overdue / open", RATE),
+    feature("dso_90d", DOUBLE, "open / net_sales_usd_90d x 90", NON_NEGATIVE),
+    feature("bpdso_90d", DOUBLE, "(open - overdue) / net_sales_usd_90d x 90", NON_NEGATIVE),
+    feature("add_90d", DOUBLE, "dso - bpdso", NON_NEGATIVE),
+    feature("dpd_max_365d", INT, "max dpd_D over invoices due in (D-365, D] (null if none)", NON_NEGATIVE),
+    feature("bad_debt_rate_365d", DOUBLE, "amount_usd of invoices due in (D-365, D] with dpd_D >= 90 / amount_usd of all invoices due then",
+            RATE),
+    feature("on_time_payment_rate_180d", DOUBLE, "invoices due in (D-180, D] settled on or before due_date / invoices due then",
+            RATE),
+    feature("otif_rate_90d", DOUBLE, "from the scorecard", RATE),
+    feature("return_rate_90d", DOUBLE, "from the scorecard", RATE),
 ])
 DESCRIPTION = "Supplier credit-risk features for supply-chain finance, daily point-in-time snapshot (features.md)."
 KEY = ("supplier_id", "as_of_date")

@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from tradelake.gold.common import (DATE, DOUBLE, LONG, STR, feature, histogram_bin,
+from tradelake.gold.common import (DATE, DOUBLE, LONG, NON_NEGATIVE, RATE, STR, feature, histogram_bin,
                                    histogram_quantiles, ratio, sub_totals)
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 
@@ -58,21 +58,26 @@ _by_name = {c.name: c for c in C}
 SCHEMA = T.StructType([
     feature("supplier_id", STR, "supplier"),
     feature("as_of_date", DATE, "snapshot date D: only what was known at the end of D"),
-    feature("orders_90d", LONG, "transactions ordered in (D-90, D], any status"),
-    feature("gmv_usd_90d", DOUBLE, "sum amount_usd of those not CANCELLED"),
-    feature("cancel_rate_90d", DOUBLE, "CANCELLED / orders_90d"),
-    feature("return_rate_90d", DOUBLE, "RETURNED / (FULFILLED + RETURNED), orders in window"),
-    feature("shipments_due_90d", LONG, "shipments with promised_date in window"),
-    feature("otif_rate_90d", DOUBLE, "is_otif / shipments_due_90d (undelivered past promise = failure)"),
-    feature("on_time_rate_90d", DOUBLE, "is_on_time / shipments_due_90d"),
-    feature("unit_fill_rate_90d", DOUBLE, "sum min(delivered_qty_D, quantity) / sum quantity, shipments due in window"),
-    feature("exception_rate_90d", DOUBLE, "has_exception / shipments_due_90d"),
-    feature("lead_time_mean_90d", DOUBLE, "mean lead time (days, order to full delivery), full_delivery_date in window"),
-    feature("lead_time_p90_90d", DOUBLE, "0.9 quantile of those lead times (linear interpolation; histogram, within 0.5%)"),
-    feature("lead_time_cv_90d", DOUBLE, "stddev_samp / mean of those lead times (null with fewer than 2)"),
-    feature("avg_days_late_90d", DOUBLE, "mean full_delivery_date - promised_date over shipments due in window delivered late"),
-    feature("active_buyers_90d", LONG, "distinct buyers of non-cancelled orders in window"),
-    feature("buyer_hhi_90d", DOUBLE, "sum over buyers of (buyer's share of gmv_usd_90d) squared"),
+    feature("orders_90d", LONG, "transactions ordered in (D-90, D], any status", NON_NEGATIVE),
+    feature("gmv_usd_90d", DOUBLE, "sum amount_usd of those not CANCELLED", NON_NEGATIVE),
+    feature("cancel_rate_90d", DOUBLE, "CANCELLED / orders_90d", RATE),
+    feature("return_rate_90d", DOUBLE, "RETURNED / (FULFILLED + RETURNED), orders in window", RATE),
+    feature("shipments_due_90d", LONG, "shipments with promised_date in window", NON_NEGATIVE),
+    feature("otif_rate_90d", DOUBLE, "is_otif / shipments_due_90d (undelivered past promise = failure)", RATE),
+    feature("on_time_rate_90d", DOUBLE, "is_on_time / shipments_due_90d", RATE),
+    feature("unit_fill_rate_90d", DOUBLE, "sum min(delivered_qty_D, quantity) / sum quantity, shipments due in window",
+            RATE),
+    feature("exception_rate_90d", DOUBLE, "has_exception / shipments_due_90d", RATE),
+    feature("lead_time_mean_90d", DOUBLE, "mean lead time (days, order to full delivery), full_delivery_date in window",
+            NON_NEGATIVE),
+    feature("lead_time_p90_90d", DOUBLE, "0.9 quantile of those lead times (linear interpolation; histogram, within 0.5%)",
+            NON_NEGATIVE),
+    feature("lead_time_cv_90d", DOUBLE, "stddev_samp / mean of those lead times (null with fewer than 2)",
+            NON_NEGATIVE),
+    feature("avg_days_late_90d", DOUBLE, "mean full_delivery_date - promised_date over shipments due in window delivered late",
+            NON_NEGATIVE),
+    feature("active_buyers_90d", LONG, "distinct buyers of non-cancelled orders in window", NON_NEGATIVE),
+    feature("buyer_hhi_90d", DOUBLE, "sum over buyers of (buyer's share of gmv_usd_90d) squared", RATE),
 ])
 DESCRIPTION = "Supplier supply-chain scorecard, daily point-in-time snapshot per supplier (features.md)."
 KEY = ("supplier_id", "as_of_date")

@@ -1,0 +1,55 @@
+"""`tradelake run publish --date D`: copy the staged gold snapshots of the dates into gold, replacing only
+those dates' slices - and only when the staged tables, exactly as they are now (same Delta version),
+passed `tradelake run validate --layer gold` for the same dates with no failed `fail` expectation.
+Otherwise nothing is written and the previous gold snapshot stays in place."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from tradelake import tables
+from tradelake.config import Settings
+from tradelake.gold.job import gold_slice
+from tradelake.quality.job import table_version
+from tradelake.quality.rules import FAIL
+
+log = logging.getLogger(__name__)
+
+
+class NotValidated(RuntimeError):
+    """The staged snapshots have not passed validation: they are not published."""
+
+
+def check_validated(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date) -> None:
+    results = tables.read(spark, settings, tables.DQ_RESULTS).where(
+        (F.col("layer") == "gold") & (F.col("first_date") == F.lit(first)) & (F.col("last_date") == F.lit(last)))
+    problems = []
+    for name, staged in tables.STAGED.items():
+        version = table_version(spark, settings, staged)
+        mine = results.where((F.col("table_name") == staged.qualified) & (F.col("table_version") == version))
+        latest = mine.agg(F.max("validated_at")).first()[0]
+        if latest is None:
+            problems.append(f"{staged.qualified} (version {version}) has not been validated for {first}..{last}")
+            continue
+        failed = mine.where((F.col("validated_at") == F.lit(latest)) & (F.col("severity") == FAIL) & ~F.col("success"))
+        bad = [f"{r['expectation']}({r['column_name'] or ''})" for r in failed.select("expectation", "column_name").collect()]
+        if bad:
+            problems.append(f"{staged.qualified} failed validation: {', '.join(bad[:10])}")
+    if problems:
+        raise NotValidated("gold not published, the previous snapshots stay in place:\n  " + "\n  ".join(problems))
+
+
+def publish(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date) -> None:
+    check_validated(spark, settings, first, last)
+    for name, staged in tables.STAGED.items():
+        lo, hi = gold_slice(name, first, last)
+        where = f"as_of_date >= DATE'{lo.isoformat()}' AND as_of_date <= DATE'{hi.isoformat()}'"
+        rows = tables.read(spark, settings, staged).where(F.col("as_of_date").between(F.lit(lo), F.lit(hi)))
+        target = tables.GOLD[name]
+        tables.ensure_table(spark, settings, target)
+        (tables.conform(rows, target).sortWithinPartitions("as_of_date").write.format("delta").mode("overwrite")
+         .option("replaceWhere", where).save(target.path(settings)))
+        log.info("published %s %s..%s", target.qualified, lo, hi)
