@@ -72,6 +72,28 @@ def print_summary(spark: SparkSession, settings: Settings) -> None:
         print("\nGold snapshots (one slice per as-of date)\n")
         print(_table(gold, ("table", "dates", "first", "last", "rows on last")))
 
+    dpath = tables.DQ_RESULTS.path(settings)
+    if DeltaTable.isDeltaTable(spark, dpath):
+        # The latest validation of each layer: how many expectations, and which did not hold.
+        dq = spark.read.format("delta").load(dpath)
+        latest = dq.groupBy("layer").agg(F.max("validated_at").alias("validated_at"))
+        runs = dq.join(latest, ["layer", "validated_at"])
+        per_layer = runs.groupBy("layer", "first_date", "last_date").agg(
+            F.count("*").alias("n"), F.sum(F.when(F.col("success"), 1).otherwise(0)).alias("ok"),
+            F.sum(F.when(~F.col("success") & (F.col("severity") == "warn"), 1).otherwise(0)).alias("warn"),
+            F.sum(F.when(~F.col("success") & (F.col("severity") == "fail"), 1).otherwise(0)).alias("fail"),
+        ).orderBy(F.expr("array_position(array('bronze','silver','gold'), layer)")).collect()
+        print("\nData quality: the latest validation of each layer (ops/dq_results; Data Docs in ops/data_docs)\n")
+        print(_table([(r["layer"], f"{r['first_date']}..{r['last_date']}", r["n"], r["ok"], r["warn"], r["fail"])
+                      for r in per_layer], ("layer", "dates", "expectations", "held", "warnings", "failures")))
+        failed = runs.where(~F.col("success")).orderBy("layer", "table_name", "expectation").collect()
+        if failed:
+            print()
+            print(_table([(r["severity"], r["table_name"], r["suite"].rsplit(".", 1)[-1] if r["suite"].endswith(".daily") else "rows",
+                           r["expectation"], r["column_name"] or "",
+                           "" if r["unexpected_count"] is None else f"{r['unexpected_count']:,}") for r in failed],
+                         ("severity", "table", "frame", "expectation", "column", "unexpected")))
+
     fpath = tables.INGESTED_FILES.path(settings)
     if DeltaTable.isDeltaTable(spark, fpath):
         drift = (
