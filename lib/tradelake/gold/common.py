@@ -39,6 +39,11 @@ def ratio(num: Column, den: Column) -> Column:
     return F.when(d != 0, num.cast("double") / d)
 
 
+def at_most_one(col: Column) -> Column:
+    """A share that cannot exceed 1 but could by rounding, capped at 1 (null stays null)."""
+    return F.when(col > 1.0, F.lit(1.0)).otherwise(col)
+
+
 def exact(col: Column) -> Column:
     """A money or duration total narrowed so that adding or subtracting two keeps every decimal
     (decimal(38,8) +- decimal(38,8) would round to 7)."""

@@ -9,7 +9,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from tradelake.gold import facts
-from tradelake.gold.common import DATE, DOUBLE, GROWTH, INT, LONG, NON_NEGATIVE, RATE, STR, exact, feature, ratio
+from tradelake.gold.common import (DATE, DOUBLE, GROWTH, INT, LONG, NON_NEGATIVE, RATE, STR, at_most_one, exact, feature,
+                                   ratio)
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 
 ORDERS = dict(fact="invoice", entity="supplier_id", on="order_date")
@@ -192,7 +193,8 @@ def build(t: DataFrame, totals: Totals, attributes: DataFrame, scorecard: DataFr
             F.col("credit_limit_usd").cast("double").alias("credit_limit_usd"),
             # top_buyer_share_180d, buyer_hhi_180d | over net sales ordered in (D-180, D]
             ratio(F.col("_top"), F.col("_net")).alias("top_buyer_share_180d"),
-            ratio(F.col("_sq"), F.pow(F.col("_net").cast("double"), 2)).alias("buyer_hhi_180d"),
+            # at most 1 (see buyer_hhi_90d in supplier_scorecard.py)
+            at_most_one(ratio(F.col("_sq"), F.pow(F.col("_net").cast("double"), 2))).alias("buyer_hhi_180d"),
             # open_receivables_usd | sum max(amount_usd - paid_usd_D, 0) over invoices ordered <= D
             open_.alias("open_receivables_usd"),
             # overdue_receivables_usd | same, invoices with due_date < D

@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from tradelake.gold.common import (DATE, DOUBLE, LONG, NON_NEGATIVE, RATE, STR, feature, histogram_bin,
+from tradelake.gold.common import (DATE, DOUBLE, LONG, NON_NEGATIVE, RATE, STR, at_most_one, feature, histogram_bin,
                                    histogram_quantiles, ratio, sub_totals)
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 
@@ -135,7 +135,9 @@ def build(t: DataFrame, totals: Totals) -> DataFrame:
             # active_buyers_90d | distinct buyers of non-cancelled orders in window
             F.coalesce(F.col("active_buyers_90d"), F.lit(0)).cast("long").alias("active_buyers_90d"),
             # buyer_hhi_90d | sum over buyers of (buyer's share of gmv_usd_90d) squared
-            ratio(F.col("_gmv_sq"), F.pow(F.col("_gmv").cast("double"), 2)).alias("buyer_hhi_90d"),
+            # (a sum of squares never exceeds the square of the sum; the rounding of the decimal squares
+            # could, by ~1e-16, which would break the declared range [0, 1])
+            at_most_one(ratio(F.col("_gmv_sq"), F.pow(F.col("_gmv").cast("double"), 2))).alias("buyer_hhi_90d"),
         )
     )
     return out
