@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from tradelake import tables
 from tradelake.config import Settings
-from tradelake.contracts import SOURCES, Source
+from tradelake.contracts import Source
 from tradelake.quality.rules import DAILY_DATE, FRESHNESS_LAG, PARENT_KNOWN, VOLUME_RATIO, freshness_field
 
 DATE_COLUMN = {"bronze": "_ingest_date", "silver": "_known_date", "gold": "as_of_date"}
@@ -91,7 +91,3 @@ def bronze_daily(spark: SparkSession, settings: Settings, src: Source, first: dt
 def silver_daily(spark: SparkSession, settings: Settings, src: Source, first: dt.date, last: dt.date) -> DataFrame:
     return daily(tables.read(spark, settings, tables.silver(src.name)), "_known_date", first, last,
                  settings.quality.volume_window_days, event_date("silver", src), src.weekdays_only)
-
-
-def source_of(table: tables.TableDef) -> Source:
-    return SOURCES[table.name]
