@@ -140,6 +140,8 @@ def test_gold_failing_validation_is_not_published(spark, clean):
         ("staging.supplier_scorecard", "otif_rate_90d", 1)]
     with pytest.raises(NotValidated, match="failed validation"):
         runner.run_publish(spark, s, day, day)
+    with pytest.raises(NotValidated, match="not the features of"):  # staging holds another date's run
+        runner.run_publish(spark, s, day - dt.timedelta(days=1), day - dt.timedelta(days=1))
 
     assert DeltaTable.forPath(spark, gold.path(s)).history(1).first()["version"] == published_version
     after = tables.read(spark, s, gold).where(F.col("as_of_date") == F.lit(day)).toPandas()

@@ -105,6 +105,7 @@ def backfill(spark: SparkSession, settings: Settings, silver: Silver, first: dt.
         writes.append((keep, tables.FEATURE_TOTALS, None, "as_of_date"))
     with _timed("writes"):
         _write_all(writes, settings)
+    mark_staged(spark, settings, first, last)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -165,6 +166,7 @@ def daily_step(spark: SparkSession, settings: Settings, silver: Silver, day: dt.
         writes.append((keep, tables.FEATURE_TOTALS, None, "as_of_date"))
     with _timed("writes"):
         _write_all(writes, settings)
+    mark_staged(spark, settings, day, day)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -229,6 +231,21 @@ def _gold_writes(gold: Gold, first: dt.date, last: dt.date) -> list[tuple]:
     """Each gold table's snapshots of the run, written to its staging table (replacing all it held):
     `validate --layer gold` checks them there and `publish` copies them into gold."""
     return [(getattr(gold, t.name), tables.STAGED[t.name], None, "as_of_date") for t in tables.GOLD_TABLES]
+
+
+STAGED_PROPERTY = "tradelake.staged"
+
+
+def staged_range(first: dt.date, last: dt.date) -> str:
+    return f"features {first.isoformat()}..{last.isoformat()}"
+
+
+def mark_staged(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date) -> None:
+    """Record on each staging table which run it holds (a table property): publish checks it, so that
+    it never replaces gold slices with dates staging does not hold."""
+    for t in tables.STAGED.values():
+        spark.sql(f"ALTER TABLE delta.`{t.path(settings)}` SET TBLPROPERTIES "
+                  f"('{STAGED_PROPERTY}' = '{staged_range(first, last)}')")
 
 
 def _write_all(writes: list[tuple], settings: Settings) -> None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from tradelake import tables
 from tradelake.config import Settings
-from tradelake.gold.job import gold_slice
+from tradelake.gold.job import STAGED_PROPERTY, gold_slice, staged_range
 from tradelake.quality.job import table_version
 from tradelake.quality.rules import FAIL
 
@@ -29,6 +30,11 @@ def check_validated(spark: SparkSession, settings: Settings, first: dt.date, las
     problems = []
     for name, staged in tables.STAGED.items():
         version = table_version(spark, settings, staged)
+        holds = DeltaTable.forPath(spark, staged.path(settings)).detail().first()["properties"].get(STAGED_PROPERTY)
+        if holds != staged_range(first, last):
+            problems.append(f"{staged.qualified} holds {holds or 'no features run'}, not the features of "
+                            f"{first}..{last}: run features for these dates first")
+            continue
         mine = results.where((F.col("table_name") == staged.qualified) & (F.col("table_version") == version))
         latest = mine.agg(F.max("validated_at")).first()[0]
         if latest is None:
