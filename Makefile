@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both set everything up first.
-.PHONY: help setup demo test test-fast submit clean
+.PHONY: help setup demo test test-fast submit bench clean
 
 VENV := .venv/bin
 export SPARK_LOCAL_IP ?= 127.0.0.1
@@ -9,6 +9,7 @@ help:
 	@echo "make demo    set up, generate 30 days of data, build the lakehouse in ./lakehouse, print it"
 	@echo "make test    set up and run the whole test suite"
 	@echo "make submit JOB=ingest ARGS='--date 2026-01-05'   run a job through spark-submit"
+	@echo "make bench [SCALE=S|M|L]   run the whole pipeline at a scale, report in lakehouse/ops/bench/latest.json"
 	@echo "make clean   delete ./lakehouse (generated data and tables)"
 
 setup:
@@ -27,6 +28,12 @@ test-fast: setup
 submit: setup
 	PYSPARK_PYTHON=$(VENV)/python PYSPARK_DRIVER_PYTHON=$(VENV)/python \
 	$(VENV)/spark-submit --jars "$$($(VENV)/tradelake jars)" jobs/$(JOB).py $(ARGS)
+
+# Scales: S = 200k transactions / 90 days (default), M = 1M / 365 days, L = 10M / 365 days
+# (lib/tradelake/bench.py). Data is generated once per scale and seed under ./bench-data and reused.
+SCALE ?= S
+bench: setup
+	$(VENV)/python -m tradelake.bench --scale $(SCALE)
 
 clean:
 	rm -rf lakehouse
