@@ -296,6 +296,8 @@ def _gold_tables() -> tuple[list[TableDef], TableDef, TableDef]:
                      + [f for f in compute.LEDGER_SCHEMA.fields if f.name not in ("family", "entity_id", "sub_key",
                                                                                   "event_day", "known_day")]),
         "Internal: running totals of the latest processed days, from which the next day's are advanced.",
+        # Two dates at a time: a daily step adds its day and drops the oldest as whole files.
+        partition_by=("as_of_date",),
     )
     return features, ledger, totals
 

@@ -21,6 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -147,8 +148,10 @@ def daily_step(spark: SparkSession, settings: Settings, silver: Silver, day: dt.
     with _timed("ledger rows"):
         _write_replacing(new_rows, tables.FEATURE_LEDGER, settings, _between("known_day", day, day), "known_day")
     with _timed("advance"):
+        # Columnar cache, not a row checkpoint: ledger rows are wide and mostly null (Totals.checkpoint).
         touching = ledger.touching_before(tables.read(spark, settings, tables.FEATURE_LEDGER), COMPONENTS, day).unionByName(
-            tables.conform(new_rows, tables.FEATURE_LEDGER)).localCheckpoint()
+            tables.conform(new_rows, tables.FEATURE_LEDGER)).persist(StorageLevel.MEMORY_AND_DISK)
+        touching.count()
         previous = ledger.Totals.from_wide(
             tables.read(spark, settings, tables.FEATURE_TOTALS).where(F.col("as_of_date") == F.lit(day - dt.timedelta(days=1))),
             COMPONENTS,
@@ -162,10 +165,17 @@ def daily_step(spark: SparkSession, settings: Settings, silver: Silver, day: dt.
     lanes = lane_performance.build(totals)
     writes = _gold_writes(Gold(scorecard, credit, buyers, lanes, labels), day, day)
     if day >= max(stored):
-        keep = previous.wide(COMPONENTS).unionByName(totals.wide(COMPONENTS))
-        writes.append((keep, tables.FEATURE_TOTALS, None, "as_of_date"))
+        # Only the new day is written; the day before stays (a re-run of `day` starts from it).
+        writes.append((totals.wide(COMPONENTS), tables.FEATURE_TOTALS, _between("as_of_date", day, day), "entity_id"))
     with _timed("writes"):
         _write_all(writes, settings)
+    for cached in (previous, totals):
+        cached.release()
+    touching.unpersist()
+    if day >= max(stored):
+        # The partitions before the day before: removed as whole files, no rewrite.
+        tables.ensure_table(spark, settings, tables.FEATURE_TOTALS).delete(
+            F.col("as_of_date") < F.lit(day - dt.timedelta(days=1)))
     mark_staged(spark, settings, day, day)
 
 
