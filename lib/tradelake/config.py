@@ -85,6 +85,21 @@ class QualitySettings:
 
 
 @dataclass(frozen=True)
+class CatalogSettings:
+    # Where the tables' names (bronze.*, silver.*, gold.*, ops.*, ...) live:
+    #   hive       a persistent metastore: an embedded Derby database in metastore_dir (one Spark
+    #              application at a time), unless spark.conf points Spark at another metastore
+    #              (spark.hadoop.hive.metastore.uris or spark.hadoop.javax.jdo.option.ConnectionURL);
+    #   in-memory  names last as long as the Spark application (the test suite: one session, many lakehouses).
+    implementation: str = "hive"
+    # Register the tables under their names as the pipeline runs (`tradelake run`, `demo`); `tradelake
+    # catalog` does it on demand.
+    register: bool = True
+    # The Derby metastore's folder; default <lakehouse>/ops/metastore. Must be a local path.
+    metastore_dir: str = ""
+
+
+@dataclass(frozen=True)
 class GeneratorSettings:
     seed: int = 42
     start_date: dt.date = dt.date(2026, 1, 1)
@@ -108,6 +123,7 @@ class Settings:
     pii: PiiSettings = field(default_factory=PiiSettings)
     silver: SilverSettings = field(default_factory=SilverSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
 
     # -- derived locations -------------------------------------------------------------------
@@ -133,6 +149,10 @@ class Settings:
     @property
     def gx_dir(self) -> str:
         return self.resolve(self.quality.gx_dir) if self.quality.gx_dir else f"{self.lakehouse_root}/ops/gx"
+
+    @property
+    def metastore_dir(self) -> str:
+        return self.resolve(self.catalog.metastore_dir) if self.catalog.metastore_dir else f"{self.lakehouse_root}/ops/metastore"
 
     @property
     def data_docs_dir(self) -> str:

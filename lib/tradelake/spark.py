@@ -1,12 +1,16 @@
 """The one way to get a SparkSession: Delta configured, UTC, settings from conf/."""
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 
 from pyspark.sql import SparkSession
 
-from tradelake.config import Settings
+from tradelake.config import ConfigError, Settings
 from tradelake.jars import jar_paths
+
+log = logging.getLogger(__name__)
 
 # Settings every tradelake session has, whatever the environment.
 FIXED_CONF = {
@@ -33,6 +37,7 @@ def session_conf(settings: Settings, extra: dict[str, str] | None = None) -> dic
         "spark.driver.memory": s.driver_memory,
         "spark.ui.enabled": str(s.ui_enabled).lower(),
         **FIXED_CONF,
+        **catalog_conf(settings),
         **s.conf,
         **(extra or {}),
     }
@@ -45,16 +50,121 @@ def session_conf(settings: Settings, extra: dict[str, str] | None = None) -> dic
     return conf
 
 
+CATALOG_IMPLEMENTATIONS = ("hive", "in-memory")
+# spark.conf keys that point Spark at a metastore of its own choosing (then no Derby is configured).
+METASTORE_KEYS = ("spark.hadoop.hive.metastore.uris", "spark.hadoop.javax.jdo.option.ConnectionURL")
+
+
+def catalog_conf(settings: Settings) -> dict[str, str]:
+    """Where table names live (catalog.*): a Hive metastore, by default an embedded Derby database in
+    settings.metastore_dir (<lakehouse>/ops/metastore), or Spark's in-memory catalog."""
+    c = settings.catalog
+    if c.implementation not in CATALOG_IMPLEMENTATIONS:
+        raise ConfigError(f"catalog.implementation must be one of {', '.join(CATALOG_IMPLEMENTATIONS)}, "
+                          f"got {c.implementation!r}")
+    if c.implementation == "in-memory":
+        return {"spark.sql.catalogImplementation": "in-memory"}
+    conf = {"spark.sql.catalogImplementation": "hive"}
+    if any(k in settings.spark.conf for k in METASTORE_KEYS):
+        return conf
+    if not settings.catalog.metastore_dir and _remote(settings.lakehouse_root):
+        # A lakehouse in an object store has no local folder for Derby: without a metastore service
+        # (or catalog.metastore_dir), names last as long as the application.
+        return {"spark.sql.catalogImplementation": "in-memory"}
+    meta = derby_dir(settings)
+    return {
+        **conf,
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={meta}/metastore_db;create=true",
+        # Schemas' own folders (tables keep their lakehouse locations; nothing is written here).
+        "spark.sql.warehouse.dir": f"{meta}/warehouse",
+    }
+
+
+def _remote(path: str) -> bool:
+    return "://" in path and not path.startswith("file:")
+
+
+def derby_dir(settings: Settings) -> str:
+    """The embedded Derby metastore's local folder (catalog.metastore_dir, default <lakehouse>/ops/metastore)."""
+    meta = settings.metastore_dir
+    if _remote(meta):
+        raise ConfigError(f"catalog.metastore_dir must be a local folder for the embedded Derby metastore, got {meta!r}; "
+                          "or set spark.conf spark.hadoop.hive.metastore.uris to use a metastore service")
+    return meta.removeprefix("file://").removeprefix("file:")
+
+
+def _derby(conf: dict[str, str]) -> bool:
+    return conf.get("spark.hadoop.javax.jdo.option.ConnectionURL", "").startswith("jdbc:derby:")
+
+
+_metastore_lock = None  # the open lock file while this process holds the embedded metastore
+
+
+def claim_metastore(settings: Settings) -> bool:
+    """Take <metastore_dir>/tradelake.lock for this process (until it exits) if no other process holds it:
+    the embedded Derby metastore can be open in one application at a time, so tradelake sessions take
+    turns instead of failing inside a job. True if this process holds it."""
+    global _metastore_lock
+    if _metastore_lock is not None:
+        return True
+    os.makedirs(derby_dir(settings), exist_ok=True)
+    fh = open(f"{derby_dir(settings)}/tradelake.lock", "a+")
+    try:
+        fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return False
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    _metastore_lock = fh
+    return True
+
+
+def metastore_holder(settings: Settings) -> str | None:
+    """The pid written by the process holding the metastore lock (None if unknown)."""
+    try:
+        with open(f"{derby_dir(settings)}/tradelake.lock") as fh:
+            return fh.read().strip() or None
+    except OSError:
+        return None
+
+
+def keep_metastore_lock_across_exec() -> None:
+    """Let a program this process execs (the SQL shell) keep holding the metastore lock."""
+    if _metastore_lock is not None:
+        os.set_inheritable(_metastore_lock.fileno(), True)
+
+
 def build_session(settings: Settings, extra: dict[str, str] | None = None) -> SparkSession:
     """Create (or return the running) SparkSession configured for tradelake."""
     if settings.spark.master.startswith("local"):
         # Local mode binds to loopback: no dependence on the machine's hostname resolving.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder
-    for key, value in session_conf(settings, extra).items():
+    conf = session_conf(settings, extra)
+    if _derby(conf) and not claim_metastore(settings):
+        # Another application has the embedded metastore (Derby lets one open it): this one keeps its
+        # names in memory rather than fail when it touches the catalog (parallel jobs, a SQL shell open).
+        log.warning("the metastore %s is in use by another application (pid %s): this session's table names "
+                    "are not persistent", derby_dir(settings), metastore_holder(settings) or "?")
+        conf = {k: v for k, v in conf.items() if k not in ("spark.hadoop.javax.jdo.option.ConnectionURL",
+                                                            "spark.sql.warehouse.dir")}
+        conf["spark.sql.catalogImplementation"] = "in-memory"
+    for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.spark.log_level)
+    if _derby(conf):
+        # Derby's log goes next to its database, not into the working directory (Derby boots lazily, on
+        # the first use of the catalog, after this).
+        os.makedirs(derby_dir(settings), exist_ok=True)
+        jvm = spark.sparkContext._jvm
+        jvm.java.lang.System.setProperty("derby.stream.error.file", f"{derby_dir(settings)}/derby.log")
+        # The metastore warns of every name it looks up and does not find (e.g. Delta's `delta`.`<path>`).
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+            "org.apache.hadoop.hive.metastore.ObjectStore", jvm.org.apache.logging.log4j.Level.ERROR)
     _check_delta(spark)
     return spark
 
