@@ -47,13 +47,19 @@ def test_auc_leaves_missing_scores_out_and_needs_both_classes():
         analysis.auc([1, 2], [0, 2])
 
 
-def test_quantile_bins():
-    b = analysis.bin_values(list(range(10)), bins=5)  # edges 0, 1.8, 3.6, 5.4, 7.2, 9
+def test_equal_frequency_bins():
+    b = analysis.bin_values(list(range(10)), bins=5)
+    assert list(b.categories) == ["[0.0, 1.0]", "[2.0, 3.0]", "[4.0, 5.0]", "[6.0, 7.0]", "[8.0, 9.0]"]
     assert list(pd.Series(b).value_counts(sort=False)) == [2, 2, 2, 2, 2]
-    assert list(b.categories) == ["[0.0, 1.8)", "[1.8, 3.6)", "[3.6, 5.4)", "[5.4, 7.2)", "[7.2, 9.0]"]
-    # repeated quantile edges merge: a feature with two values gets two bins
-    assert len(analysis.bin_values([0] * 8 + [1] * 2, bins=10).categories) == 2
+    # a value holding n / bins rows or more is a bin of its own: 0 here (12 of 20 rows, target 5)
+    b = analysis.bin_values([0] * 12 + [1, 2, 3, 4, 5, 6, 7, 8], bins=4)
+    assert list(b.categories) == ["[0.0, 0.0]", "[1.0, 5.0]", "[6.0, 8.0]"]
+    # target 2.5 rows: 1-3 | 4-6 | 7-9 | 10 alone is under half the target and joins the bin before
+    b = analysis.bin_values(list(range(1, 11)), bins=4)
+    assert list(b.categories) == ["[1.0, 3.0]", "[4.0, 6.0]", "[7.0, 10.0]"]
+    assert list(analysis.bin_values([0] * 8 + [1] * 2, bins=10).categories) == ["[0.0, 0.0]", "[1.0, 1.0]"]
     assert list(analysis.bin_values([1.0, None, 2.0], bins=1).astype(str)) == ["[1.0, 2.0]", "missing", "[1.0, 2.0]"]
+    assert list(analysis.bin_values([0.5, 1, 3], bins=[0, 1, 3]).astype(str)) == ["[0.0, 1.0)", "[1.0, 3.0]", "[1.0, 3.0]"]
 
 
 def test_woe_and_iv_hand_computed():

@@ -12,9 +12,10 @@ Feature power against a binary label (1 = default):
   Ties get average ranks. 0.5 is no separation; below 0.5 the feature separates the other way round
   (1 - auc is its power with the sign flipped). NaN without both classes.
 - `woe_table(values, labels)` and `information_value(...)`: weight of evidence per bin and the
-  information value. Bins: numeric features are cut at their quantiles (`bins`, default 10; repeated
-  edges merged, so a feature with few distinct values gets fewer bins), a text feature bins by value,
-  and missing values form a bin of their own. Per bin, with G and B the numbers of non-defaulters
+  information value. Bins: a numeric feature gets equal-frequency bins (`bins`, default 10, of about
+  n / bins rows each, formed over its sorted distinct values: a value holding that many rows or more,
+  such as the 0 of a mostly-zero feature, is a bin of its own; see `bin_values`), a text feature a bin
+  per value, and missing values a bin of their own. Per bin, with G and B the numbers of non-defaulters
   (label 0) and defaulters (label 1)::
 
       WoE_i = ln( (g_i / G) / (b_i / B) )        IV = sum_i (g_i / G - b_i / B) * WoE_i
@@ -101,9 +102,13 @@ def auc(scores: Iterable, labels: Iterable) -> float:
 
 
 def bin_values(values: Iterable, bins: int | Sequence[float] = 10) -> pd.Categorical:
-    """The bin of each value, as an ordered categorical: for numbers the intervals '[lo, hi)' between
-    quantile edges (or the given edges; the last interval is closed), for text the value itself (sorted);
-    'missing' (last) for missing values."""
+    """The bin of each value, as an ordered categorical ('missing' last, for missing values).
+
+    Numbers, bins an int: equal-frequency bins of about n / bins rows, formed over the sorted distinct
+    values - a value holding at least n / bins rows is a bin of its own (a feature that is mostly 0
+    gets a bin for 0), a bin closes once it holds n / bins rows, and a last bin under half that joins
+    the one before. Labelled '[lo, hi]' by the values they hold. Numbers, bins a list of edges: the
+    intervals '[e0, e1)', ..., '[e(k-1), ek]'. Text: one bin per value, sorted."""
     v = values if isinstance(values, pd.Series) else pd.Series(list(values))
     v = v.reset_index(drop=True)
     present = v.notna().to_numpy()
@@ -115,22 +120,41 @@ def bin_values(values: Iterable, bins: int | Sequence[float] = 10) -> pd.Categor
         text = v[present].astype(str)
         names = sorted(text.unique())
         codes[present] = text.map({n: i for i, n in enumerate(names)}).to_numpy()
+    elif isinstance(bins, int):
+        x = v[present].astype(float).to_numpy()
+        distinct, counts = np.unique(x, return_counts=True)
+        target = len(x) / bins
+        groups: list[list[int]] = []  # indexes into distinct
+        current: list[int] = []
+        filled = 0
+        for i, c in enumerate(counts):
+            if c >= target and current:
+                groups.append(current)
+                current, filled = [], 0
+            current.append(i)
+            filled += c
+            if filled >= target:
+                groups.append(current)
+                current, filled = [], 0
+        if current:
+            if groups and filled < target / 2:
+                groups[-1] = groups[-1] + current
+            else:
+                groups.append(current)
+        group_of = np.empty(len(distinct), dtype=int)
+        for g, members in enumerate(groups):
+            group_of[members] = g
+        names = [f"[{float(distinct[m[0]])!r}, {float(distinct[m[-1]])!r}]" for m in groups]
+        codes[present] = group_of[np.searchsorted(distinct, x)]
     else:
         x = v[present].astype(float).to_numpy()
-        if isinstance(bins, int):
-            edges = np.unique(np.quantile(x, np.linspace(0.0, 1.0, bins + 1)))
-        else:
-            edges = np.unique(np.asarray(bins, dtype=float))
-            if edges[0] > x.min() or edges[-1] < x.max():
-                raise ValueError(f"edges {edges.tolist()} do not cover the values [{x.min()}, {x.max()}]")
-        if len(edges) == 1:
-            names = [f"[{float(edges[0])!r}, {float(edges[0])!r}]"]
-            codes[present] = 0
-        else:
-            # bin i holds edges[i] <= x < edges[i+1]; the last bin also holds its upper edge
-            names = [f"[{float(lo)!r}, {float(hi)!r}{']' if i == len(edges) - 2 else ')'}"
-                     for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))]
-            codes[present] = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+        edges = np.unique(np.asarray(bins, dtype=float))
+        if len(edges) < 2 or edges[0] > x.min() or edges[-1] < x.max():
+            raise ValueError(f"edges {edges.tolist()} do not cover the values [{x.min()}, {x.max()}]")
+        # bin i holds edges[i] <= x < edges[i+1]; the last bin also holds its upper edge
+        names = [f"[{float(lo)!r}, {float(hi)!r}{']' if i == len(edges) - 2 else ')'}"
+                 for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))]
+        codes[present] = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
     if not present.all():
         names = [*names, "missing"]
         codes[~present] = len(names) - 1
