@@ -1,20 +1,28 @@
 """Olist marketplace data (Brazil, 2016-2018) mapped into the landing contract (shared/spec/sources.md).
 
-The mapping (an adapter's choices, kept simple and visible):
+    tradelake adapt olist --source ../shared/data/olist_sample --landing <dir>
+
+docs/olist_mapping.md explains every choice and what the source lacks; in short:
   suppliers        one record per seller, arriving the day of its first sale (onboarded that day);
-                   legal name from its city, country BR; no tier, credit limit or contacts
-  transactions     one per order item (quantity 1, unit price = amount = the item's price, BRL), sold
-                   by the item's seller to the customer (customer_unique_id). A PLACED version at
-                   purchase; FULFILLED at customer delivery, or CANCELLED (canceled, unavailable) the day
-                   after purchase. Category: the product's category in English.
-  payments         Olist payments are per order: each goes to the order's first item. Paid at
-                   order_approved_at (the payment approval time). credit_card and debit_card -> CARD,
-                   boleto -> BANK_TRANSFER, voucher -> WALLET.
-  shipments        one per item handed to the carrier; promised = order_estimated_delivery_date
-  shipment_events  PICKED_UP at carrier hand-over, DELIVERED (quantity 1) at customer delivery
+                   legal name from its city and state, country BR; no tier, credit limit or contacts
+  transactions     one per order and seller: the seller's part of the order, invoiced as one line
+                   (quantity 1; amount = unit price = the seller's items' prices plus their freight, BRL)
+                   to the customer (customer_unique_id). txn_id = <order_id>-<k>, k numbering the order's
+                   sellers by their first item. A PLACED version at purchase; FULFILLED at customer
+                   delivery, or CANCELLED (canceled, unavailable) the day after purchase. Category: that
+                   of the seller's first item that has one. Paid up front: terms 0, due on the order date.
+  payments         Olist payments are per order: each is split over the order's transactions in
+                   proportion to their amounts (cents rounded cumulatively, so the parts add up to the
+                   payment); payment_id = <order_id>-<payment_sequential>-<k>. Paid at order_approved_at
+                   (the payment approval time). credit_card and debit_card -> CARD, boleto ->
+                   BANK_TRANSFER, voucher -> WALLET. A payment of an order without items goes to
+                   <order_id>-1, which never exists.
+  shipments        one per transaction handed to the carrier (order_delivered_carrier_date); quantity =
+                   the seller's items; promised = order_estimated_delivery_date; created at approval
+  shipment_events  PICKED_UP at carrier hand-over, DELIVERED (all the items) at customer delivery
   fx_rates         Olist has no FX: a synthetic, documented BRL series (a smooth path from 0.31 to 0.26
                    USD over 2016-2018, weekdays only) so that BRL amounts convert.
-Timestamps are Brazil local time (UTC-03:00). Every record arrives on the UTC date of its event.
+Timestamps are Brazil local time, taken as UTC-03:00. Every record arrives on the UTC date of its event.
 
 Real quirks are left for the pipeline to catch, not fixed here: products without a category
 (MISSING_REQUIRED), payments of orders without items (ORPHAN, never resolved), zero-value vouchers
@@ -23,15 +31,18 @@ Real quirks are left for the pipeline to catch, not fixed here: products without
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from tradelake import fs
 from tradelake.contracts import SOURCE_ORDER, SOURCES
 from tradelake.generate.landing import to_lines, write_source
 
 OFFSET = "-03:00"
+CARRIER = "Olist logistics"
 FILES = ["olist_orders_dataset.csv", "olist_order_items_dataset.csv", "olist_order_payments_dataset.csv",
          "olist_products_dataset.csv", "olist_sellers_dataset.csv", "olist_customers_dataset.csv",
          "product_category_name_translation.csv"]
@@ -70,11 +81,26 @@ def olist_records(spark: SparkSession, folder: str) -> dict[str, DataFrame]:
 
     category = products.join(names, "product_category_name", "left").select(
         "product_id", F.coalesce("product_category_name_english", "product_category_name").alias("category"))
+    money = lambda c: F.col(c).cast("decimal(18,2)")  # noqa: E731
+    item_no = F.col("order_item_id").cast("int")
+    # One transaction per order and seller; k numbers the order's sellers by their first item.
+    per_seller = (
+        items.join(category, "product_id", "left")
+        .groupBy("order_id", "seller_id")
+        .agg(
+            F.min(item_no).alias("first_item"),
+            F.count("*").alias("items"),
+            F.sum(money("price") + money("freight_value")).cast("decimal(18,2)").alias("amount"),
+            F.get(F.sort_array(F.collect_list(F.when(F.col("category").isNotNull(),
+                                                     F.struct(item_no.alias("n"), "category")))), 0)
+            .getField("category").alias("category"),
+        )
+        .withColumn("k", F.row_number().over(Window.partitionBy("order_id").orderBy("first_item")))
+    )
     lines = (
-        items.join(orders, "order_id")
+        per_seller.join(orders, "order_id")
         .join(customers.select("customer_id", "customer_unique_id"), "customer_id", "left")
-        .join(category, "product_id", "left")
-        .withColumn("txn_id", F.concat_ws("-", "order_id", "order_item_id"))
+        .withColumn("txn_id", F.concat_ws("-", "order_id", "k"))
         .withColumn("order_date", _utc_date(F.col("order_purchase_timestamp")))
     )
 
@@ -106,9 +132,9 @@ def olist_records(spark: SparkSession, folder: str) -> dict[str, DataFrame]:
         _local(F.col("order_purchase_timestamp")).alias("order_ts"),
         "category",
         F.lit("1").alias("quantity"),
-        F.col("price").cast("decimal(18,2)").cast("string").alias("unit_price"),
+        F.col("amount").cast("string").alias("unit_price"),
         F.lit("BRL").alias("currency"),
-        F.col("price").cast("decimal(18,2)").cast("string").alias("amount"),
+        F.col("amount").cast("string").alias("amount"),
         F.col("v.status").alias("status"),
         F.lit("0").alias("payment_terms_days"),
         F.col("order_date").cast("string").alias("due_date"),
@@ -121,24 +147,37 @@ def olist_records(spark: SparkSession, folder: str) -> dict[str, DataFrame]:
               .when(F.col("payment_type") == "boleto", "BANK_TRANSFER")
               .when(F.col("payment_type") == "voucher", "WALLET")
               .otherwise(F.col("payment_type")))
-    pay = payments.join(orders.select("order_id", "customer_id", "order_approved_at"), "order_id", "left").join(
-        customers.select("customer_id", "customer_unique_id"), "customer_id", "left").select(
-        F.concat_ws("-", "order_id", "payment_sequential").alias("payment_id"),
-        F.concat(F.col("order_id"), F.lit("-1")).alias("txn_id"),
-        F.lit("PAYMENT").alias("type"),
-        F.col("payment_value").alias("amount"),
-        F.lit("BRL").alias("currency"),
-        _local(F.col("order_approved_at")).alias("paid_ts"),
-        method.alias("method"),
-        F.concat(F.lit("OLIST-"), F.col("customer_unique_id")).alias("payer_account"),
-        # A payment never approved has no time of its own: it arrives with its order.
-        *_meta(F.coalesce(_utc_date(F.col("order_approved_at")), F.lit(None).cast("date")),
-               F.concat_ws("-", "order_id", "payment_sequential"), F.regexp_replace("order_approved_at", " ", "T")),
+    # Each payment is split over its order's transactions in proportion to their amounts: part k is
+    # round(V x A(1..k) / A) - round(V x A(1..k-1) / A), so the parts add up to V exactly. An order
+    # without items keeps the whole payment, for a transaction <order_id>-1 that never comes.
+    shares = per_seller.select(
+        "order_id", "k", "amount",
+        F.sum("amount").over(Window.partitionBy("order_id").orderBy("k")).alias("cum"),
+        F.sum("amount").over(Window.partitionBy("order_id")).alias("total"),
     )
-    order_day = orders.select("order_id", _utc_date(F.col("order_purchase_timestamp")).alias("_order_day"))
-    pay = pay.withColumn("_order_id", F.substring("payment_id", 1, 32)).join(
-        order_day.withColumnRenamed("order_id", "_order_id"), "_order_id", "left"
-    ).withColumn("_ingest_date", F.coalesce("_ingest_date", "_order_day")).drop("_order_id", "_order_day")
+    value = F.col("payment_value").cast("decimal(18,2)")
+    upto = lambda cum: F.when(F.col("total") > 0, F.round(value * cum / F.col("total"), 2))  # noqa: E731
+    part = F.coalesce(upto(F.col("cum")) - F.coalesce(upto(F.col("cum") - F.col("amount")), F.lit(0)), value)
+    pay = (
+        payments.join(shares, "order_id", "left")
+        .join(orders.select("order_id", "customer_id", "order_approved_at", "order_purchase_timestamp"), "order_id", "left")
+        .join(customers.select("customer_id", "customer_unique_id"), "customer_id", "left")
+        .withColumn("k", F.coalesce("k", F.lit(1)))
+        .withColumn("_pid", F.concat_ws("-", "order_id", "payment_sequential", "k"))
+        .select(
+            F.col("_pid").alias("payment_id"),
+            F.concat_ws("-", "order_id", "k").alias("txn_id"),
+            F.lit("PAYMENT").alias("type"),
+            part.cast("decimal(18,2)").cast("string").alias("amount"),
+            F.lit("BRL").alias("currency"),
+            _local(F.col("order_approved_at")).alias("paid_ts"),
+            method.alias("method"),
+            F.concat(F.lit("OLIST-"), F.col("customer_unique_id")).alias("payer_account"),
+            # A payment never approved has no time of its own: it arrives with its order.
+            *_meta(F.coalesce(_utc_date(F.col("order_approved_at")), _utc_date(F.col("order_purchase_timestamp"))),
+                   F.col("_pid"), F.regexp_replace("order_approved_at", " ", "T")),
+        )
+    )
 
     handed = lines.where(F.col("order_delivered_carrier_date").isNotNull() & (F.col("order_delivered_carrier_date") != ""))
     ship_ts = F.coalesce(F.when(F.col("order_approved_at") != "", F.col("order_approved_at")), F.col("order_purchase_timestamp"))
@@ -146,11 +185,11 @@ def olist_records(spark: SparkSession, folder: str) -> dict[str, DataFrame]:
         F.concat(F.lit("SH-"), "txn_id").alias("shipment_id"),
         "txn_id",
         F.col("seller_id").alias("supplier_id"),
-        F.lit("Olist logistics").alias("carrier"),
+        F.lit(CARRIER).alias("carrier"),
         F.lit("ROAD").alias("mode"),
         F.lit("BR").alias("origin_country"),
         F.lit("BR").alias("destination_country"),
-        F.lit("1").alias("quantity"),
+        F.col("items").cast("string").alias("quantity"),
         F.substring("order_estimated_delivery_date", 1, 10).alias("promised_date"),
         _local(ship_ts).alias("created_ts"),
         _local(ship_ts).alias("updated_at"),
@@ -158,9 +197,10 @@ def olist_records(spark: SparkSession, folder: str) -> dict[str, DataFrame]:
     )
     ev = F.array(
         F.struct(F.lit("PICKED_UP").alias("t"), F.col("order_delivered_carrier_date").alias("ts"), F.lit(None).cast("string").alias("q")),
-        F.when(delivered, F.struct(F.lit("DELIVERED").alias("t"), F.col("order_delivered_customer_date").alias("ts"), F.lit("1").alias("q"))),
+        F.when(delivered, F.struct(F.lit("DELIVERED").alias("t"), F.col("order_delivered_customer_date").alias("ts"),
+                                  F.col("items").cast("string").alias("q"))),
     )
-    events = handed.select("txn_id", F.explode(F.filter(ev, lambda e: e.isNotNull())).alias("e")).select(
+    events = handed.select("txn_id", "items", F.explode(F.filter(ev, lambda e: e.isNotNull())).alias("e")).select(
         F.concat_ws("-", F.lit("EV"), "txn_id", F.col("e.t")).alias("event_id"),
         F.concat(F.lit("SH-"), "txn_id").alias("shipment_id"),
         F.col("e.t").alias("event_type"),
@@ -189,8 +229,18 @@ def olist_records(spark: SparkSession, folder: str) -> dict[str, DataFrame]:
             "shipments": shipments, "shipment_events": events}
 
 
+MARKER = "_olist.json"
+
+
+def read_olist_landing(spark: SparkSession, landing_root: str) -> dict | None:
+    """What write_olist_landing recorded in the landing zone ({source, first, last}), or None."""
+    text = fs.read_text(spark, f"{landing_root.rstrip('/')}/{MARKER}")
+    return json.loads(text) if text else None
+
+
 def write_olist_landing(spark: SparkSession, folder: str, landing_root: str) -> tuple[dt.date, dt.date]:
-    """Write the Olist sample as landing files; returns the first and last ingest dates of all sources."""
+    """Write the Olist sample as landing files (and <landing>/_olist.json saying so); returns the first and
+    last ingest dates of all sources. Writing the same sample again gives the same files."""
     records = olist_records(spark, folder)
     spans = [records[n].agg(F.min("_ingest_date").alias("lo"), F.max("_ingest_date").alias("hi")) for n in SOURCE_ORDER]
     span = spans[0]
@@ -202,4 +252,6 @@ def write_olist_landing(spark: SparkSession, folder: str, landing_root: str) -> 
         df = records[name].withColumn("_order", F.concat(F.date_format("_event_ts", "yyyyMMddHHmmss"), F.col("_rid")))
         lines = df.transform(to_lines(src, F.lit(False))).select("_line", "_ingest_date", "_order")
         write_source(spark, src, lines, set(), landing_root, max_rows_per_file=1_000_000)
+    fs.write_text(spark, f"{landing_root.rstrip('/')}/{MARKER}",
+                  json.dumps({"source": str(folder), "first": first.isoformat(), "last": last.isoformat()}, indent=1))
     return first, last
