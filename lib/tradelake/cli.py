@@ -17,6 +17,11 @@
                                                   buyer features joined to default labels
     tradelake summary                             tables, row counts, quarantine by reason
     tradelake demo                                generate + run all + summary on the local defaults
+    tradelake demo --olist DIR                    the Olist sample in DIR through adapter, run all, summary
+    tradelake catalog [--shell [-e SQL]]          register every table under <layer>.<table> (idempotent);
+                                                  --shell: then open the Spark SQL shell on the catalog
+    tradelake adapt olist --source DIR [--landing DIR]
+                                                  map the Olist marketplace CSVs into the landing contract
 
 Common options: --env local|test|cluster, --set section.key=value (repeatable), --conf-dir DIR.
 """
@@ -27,6 +32,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import time
 
@@ -81,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="generate data, run the pipeline over it, print the summary")
     _common(d)
+    d.add_argument("--olist", metavar="DIR", help="instead of generated data: the Olist sample in DIR, through its adapter")
+
+    c = sub.add_parser("catalog", help="register every table in the catalog; --shell opens the Spark SQL shell")
+    _common(c)
+    c.add_argument("--shell", action="store_true", help="then open spark-sql on the catalog (starts in schema gold)")
+    c.add_argument("-e", dest="sql", metavar="SQL", help="with --shell: run these statements and exit")
+
+    a = sub.add_parser("adapt", help="map another provider's data into the landing contract")
+    _common(a)
+    a.add_argument("provider", choices=["olist"])
+    a.add_argument("--source", required=True, help="folder with the provider's files (e.g. ../shared/data/olist_sample)")
+    a.add_argument("--landing", help="landing zone to write (default: paths.landing)")
     return parser
 
 
@@ -138,19 +156,22 @@ def main(argv: list[str] | None = None) -> int:
         manifest = generate(spark, settings, force=args.force)
         print(json.dumps(manifest["totals"], indent=1))
     elif args.command == "run":
-        from tradelake import runner
+        from tradelake import catalog, runner
 
         first, last = _dates(args)
-        if args.job == "all":
-            runner.run_all(spark, settings, first, last, days_per_pass=args.days_per_pass)
-        elif args.job == "validate":
-            if not args.layer:
-                raise SystemExit("run validate needs --layer bronze|silver|gold")
-            outcome = runner.run_validate(spark, settings, args.layer, first, last)
-            print(f"{args.layer} {first}..{last}: {len(outcome.rows)} expectations, {len(outcome.warnings)} warnings, "
-                  f"0 failures (run {outcome.run_id}); Data Docs: {outcome.data_docs}")
-        else:
-            runner.RUNNERS[args.job](spark, settings, first, last)
+        try:
+            if args.job == "all":
+                runner.run_all(spark, settings, first, last, days_per_pass=args.days_per_pass)
+            elif args.job == "validate":
+                if not args.layer:
+                    raise SystemExit("run validate needs --layer bronze|silver|gold")
+                outcome = runner.run_validate(spark, settings, args.layer, first, last)
+                print(f"{args.layer} {first}..{last}: {len(outcome.rows)} expectations, {len(outcome.warnings)} warnings, "
+                      f"0 failures (run {outcome.run_id}); Data Docs: {outcome.data_docs}")
+            else:
+                runner.RUNNERS[args.job](spark, settings, first, last)
+        finally:
+            catalog.register_after_run(spark, settings)  # the tables under their names (catalog.register)
     elif args.command == "training-set":
         from tradelake.gold.training import write_training_set
 
@@ -160,9 +181,38 @@ def main(argv: list[str] | None = None) -> int:
 
         print_summary(spark, settings)
     elif args.command == "demo":
-        from tradelake.demo import run_demo
+        from tradelake.demo import run_demo, run_olist_demo
 
-        run_demo(spark, settings)
+        if args.olist:
+            run_olist_demo(spark, settings, os.path.abspath(args.olist))
+        else:
+            run_demo(spark, settings)
+    elif args.command == "catalog":
+        from tradelake import catalog
+
+        if not catalog.names_persist(spark, settings):
+            from tradelake.spark import metastore_holder
+
+            if settings.catalog.implementation == "hive":
+                print(f"the metastore is in use by another application (pid {metastore_holder(settings)}): close it "
+                      "(a SQL shell, a notebook's session, a job) and try again", file=sys.stderr)
+                return 1
+            print(f"catalog.implementation is {settings.catalog.implementation}: these names last only as long as this "
+                  "command", file=sys.stderr)
+        print(catalog.describe(catalog.register(spark, settings)))
+        if args.shell:
+            command = catalog.spark_sql_command(settings, ["-e", args.sql] if args.sql else [])
+            catalog.stop_jvm(spark)  # the embedded metastore allows one application at a time
+            sys.stdout.flush()
+            os.execv(command[0], command)
+    elif args.command == "adapt":
+        from tradelake.adapters.olist import write_olist_landing
+
+        landing = (args.landing if "://" in args.landing else os.path.abspath(args.landing)) if args.landing \
+            else settings.landing_root
+        first, last = write_olist_landing(spark, os.path.abspath(args.source), landing)
+        print(json.dumps({"landing": landing, "first": first.isoformat(), "last": last.isoformat()}))
+        print(f"next: tradelake run all --from {first} --to {last} --set paths.landing={landing}", file=sys.stderr)
     logging.getLogger("tradelake").info("%s finished in %.1fs", args.command, time.monotonic() - t0)
     return 0
 
