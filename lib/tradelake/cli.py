@@ -5,6 +5,7 @@
     tradelake config                              print the effective configuration
     tradelake generate [--force]                  write the synthetic landing zone (+ manifest)
     tradelake run ingest|silver|features --date D one job for one day
+    tradelake run ingest --date D --source S      one source only (repeatable)
     tradelake run ingest|silver|features --from D1 --to D2
                                                   one job over a range of days, in one pass
     tradelake run validate --layer bronze|silver|gold --date D
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--to", dest="last", type=_date, help="last ingest date of a range")
     r.add_argument("--days-per-pass", type=int, default=None,
                    help="run all: process the range in chunks of this many days (default: one pass)")
+    r.add_argument("--source", dest="sources", action="append", metavar="SOURCE",
+                   help="ingest: only this source (repeatable; default: every source)")
 
     ts = sub.add_parser("training-set", help="buyer features joined to their default labels, written to --out")
     _common(ts)
@@ -168,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                 outcome = runner.run_validate(spark, settings, args.layer, first, last)
                 print(f"{args.layer} {first}..{last}: {len(outcome.rows)} expectations, {len(outcome.warnings)} warnings, "
                       f"0 failures (run {outcome.run_id}); Data Docs: {outcome.data_docs}")
+            elif args.job == "ingest" and args.sources:
+                runner.run_ingest(spark, settings, first, last, sources=args.sources)
             else:
                 runner.RUNNERS[args.job](spark, settings, first, last)
         finally:

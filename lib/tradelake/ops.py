@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import time
 import uuid
 from contextlib import contextmanager
@@ -58,24 +59,51 @@ def merge_if_changed(spark: SparkSession, settings: Settings, table: tables.Tabl
                      keys: list[str], compare: list[str]) -> None:
     """Upsert by key, touching a row only when one of `compare` differs: re-recording the same figures
     leaves the table as it was."""
-    target = tables.ensure_table(spark, settings, table)
     cond = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in compare)
-    (
-        target.alias("t")
+    retry_on_conflict(lambda: (
+        tables.ensure_table(spark, settings, table).alias("t")
         .merge(tables.conform(rows, table).alias("s"), cond)
         .whenMatchedUpdateAll(condition=changed)
         .whenNotMatchedInsertAll()
         .execute()
-    )
+    ), f"merge into {table.qualified}")
 
 
 def insert_new(spark: SparkSession, settings: Settings, table: tables.TableDef, rows: DataFrame,
                keys: list[str]) -> None:
     """Insert rows whose key is not in the table yet (idempotent append)."""
-    target = tables.ensure_table(spark, settings, table)
     cond = " AND ".join(f"t.{k} = s.{k}" for k in keys)
-    target.alias("t").merge(tables.conform(rows, table).alias("s"), cond).whenNotMatchedInsertAll().execute()
+    retry_on_conflict(lambda: tables.ensure_table(spark, settings, table).alias("t").merge(
+        tables.conform(rows, table).alias("s"), cond).whenNotMatchedInsertAll().execute(),
+        f"insert into {table.qualified}")
+
+
+# Delta's optimistic concurrency: a MERGE fails when another job committed to the same table after it
+# read it (the ingest tasks of different sources, which Airflow runs in parallel, all record into the
+# ops tables), and so does the creation of a table another job is creating. These writes are
+# idempotent: they are simply tried again, on the table as it now is.
+CONFLICT_RETRIES = 8
+
+
+def retry_on_conflict(write, what: str):
+    from delta.exceptions import (ConcurrentAppendException, ConcurrentDeleteReadException,
+                                  ConcurrentTransactionException, ConcurrentWriteException,
+                                  DeltaConcurrentModificationException, MetadataChangedException,
+                                  ProtocolChangedException)
+
+    conflicts = (ConcurrentAppendException, ConcurrentDeleteReadException, ConcurrentTransactionException,
+                 ConcurrentWriteException, DeltaConcurrentModificationException, MetadataChangedException,
+                 ProtocolChangedException)
+    for attempt in range(1, CONFLICT_RETRIES + 1):
+        try:
+            return write()
+        except conflicts as e:
+            if attempt == CONFLICT_RETRIES:
+                raise
+            wait = random.uniform(0.5, 1.5) * attempt
+            log.warning("%s: concurrent commit (%s); trying again in %.1fs", what, type(e).__name__, wait)
+            time.sleep(wait)
 
 
 ACCOUNTING_FIGURES = ["files", "records_read", "accepted", "quarantined", "duplicates",
@@ -85,9 +113,11 @@ ACCOUNTING_FIGURES = ["files", "records_read", "accepted", "quarantined", "dupli
 # -------------------------------------------------------------------------------------------------
 # Ingest
 # -------------------------------------------------------------------------------------------------
-def record_ingest(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date, run_id: str) -> DataFrame:
+def record_ingest(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date, run_id: str,
+                  sources: tuple[str, ...] | list[str] = SOURCE_ORDER) -> DataFrame:
     """Report the range's bronze files (schema drift included) and their counts, from bronze itself, so
-    the report is right even after a crash between the bronze append and this step."""
+    the report is right even after a crash between the bronze append and this step. Only `sources`:
+    ingest runs of other sources may be running at the same time."""
     from tradelake.bronze import file_report
 
     in_range = F.col("_ingest_date").between(F.lit(first), F.lit(last))
@@ -102,11 +132,11 @@ def record_ingest(spark: SparkSession, settings: Settings, first: dt.date, last:
             "extra_columns",
             F.lit(run_id).alias("run_id"),
         )
-        for name in SOURCE_ORDER
+        for name in sources
     ]).localCheckpoint()
     insert_new(spark, settings, tables.INGESTED_FILES, files, ["source", "ingest_date", "source_file"])
     per_day = (
-        _source_days(spark, first, last)
+        _source_days(spark, first, last, sources)
         .join(files.groupBy("source", "ingest_date").agg(F.count("*").alias("files"), F.sum("records").alias("records_read")),
               ["source", "ingest_date"], "left")
         .select(
@@ -125,8 +155,8 @@ def record_ingest(spark: SparkSession, settings: Settings, first: dt.date, last:
     return files
 
 
-def _source_days(spark: SparkSession, first: dt.date, last: dt.date) -> DataFrame:
-    days = [(name, first + dt.timedelta(days=i)) for name in SOURCE_ORDER for i in range((last - first).days + 1)]
+def _source_days(spark: SparkSession, first: dt.date, last: dt.date, sources=SOURCE_ORDER) -> DataFrame:
+    days = [(name, first + dt.timedelta(days=i)) for name in sources for i in range((last - first).days + 1)]
     return spark.createDataFrame(days, "source string, ingest_date date")
 
 

@@ -21,14 +21,18 @@ JOBS = ("ingest", "validate-bronze", "silver", "validate-silver", "features", "v
 
 def run_ingest(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date | None = None,
                sources: list[str] | None = None) -> list[bronze.IngestResult]:
-    """Landing -> bronze for the days first..last (default: just first)."""
+    """Landing -> bronze for the days first..last (default: just first), for every source or only
+    `sources` (the Airflow DAG ingests each source in a task of its own)."""
+    unknown = sorted(set(sources or ()) - set(SOURCE_ORDER))
+    if unknown:
+        raise ValueError(f"unknown source(s) {', '.join(unknown)}: choose among {', '.join(SOURCE_ORDER)}")
     last = last or first
     with ops.run_logged(spark, settings, "ingest", first, last) as run_id:
         results = [
             bronze.ingest_source(spark, settings, SOURCES[name], first, last, run_id)
             for name in (sources or SOURCE_ORDER)
         ]
-        ops.record_ingest(spark, settings, first, last, run_id)
+        ops.record_ingest(spark, settings, first, last, run_id, sources or SOURCE_ORDER)
         return results
 
 
