@@ -25,7 +25,9 @@ import yaml
 
 ENVIRONMENTS = ("local", "test", "cluster")
 ENV_PREFIX = "TRADELAKE__"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The folder holding conf/, against which relative paths are resolved. TRADELAKE_PROJECT_ROOT says
+# where it is when the package runs from elsewhere (e.g. the zip spark-submit ships, `make dist`).
+PROJECT_ROOT = Path(os.environ.get("TRADELAKE_PROJECT_ROOT") or Path(__file__).resolve().parents[2])
 
 
 class ConfigError(ValueError):
@@ -116,6 +118,55 @@ class GeneratorSettings:
 
 
 @dataclass(frozen=True)
+class AirflowSettings:
+    """The Airflow DAGs (airflow_dags/, tradelake.orchestration): read when a DAG file is parsed."""
+    # The Airflow connection the jobs are submitted on: conn_type spark, host = the master (local[*],
+    # spark://host:7077, yarn, k8s://https://...). `make airflow-init` creates it as local[*].
+    spark_conn_id: str = "tradelake_spark"
+    owner: str = "data-platform"
+    # Cron (UTC) of the daily run; each run processes the day its data interval starts on ({{ ds }}).
+    schedule: str = "0 3 * * *"
+    start_date: dt.date = dt.date(2026, 1, 1)
+    catchup: bool = True
+    retries: int = 3
+    retry_delay_minutes: float = 5.0
+    # Each retry waits this many times longer than the one before, up to max_retry_delay_minutes.
+    retry_backoff: float = 2.0
+    max_retry_delay_minutes: float = 60.0
+    task_timeout_minutes: int = 120
+    dagrun_timeout_hours: int = 12
+    maintenance_schedule: str = "0 5 * * 0"
+    # What every spark-submit ships: the package (`make dist`) as --py-files, and --jars (default: the
+    # Delta jars of paths.jars_cache). Relative paths are resolved against the project root.
+    py_files: str = "dist/tradelake.zip"
+    jars: str = ""
+    jobs_dir: str = "jobs"
+    # The Python of the Spark driver and executors (PYSPARK_PYTHON); default: the one running Airflow.
+    python: str = ""
+    # spark-submit; default: the one next to the Python running Airflow, else the one on PATH.
+    spark_binary: str = ""
+    # client (the driver runs in the Airflow worker) or cluster; "" = the connection's extra, else client.
+    deploy_mode: str = ""
+    # Further --conf for every submit (e.g. spark.executor.memory), and environment variables of
+    # spark-submit (client mode).
+    spark_conf: dict[str, str] = field(default_factory=dict)
+    env_vars: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MaintenanceSettings:
+    """The weekly maintenance (jobs/maintenance.py, the tradelake_maintenance DAG)."""
+    # VACUUM keeps files that stopped being part of a table within this many hours; never below 168
+    # (7 days: Delta's default delta.deletedFileRetentionDuration, what concurrent readers rely on).
+    vacuum_retention_hours: int = 168
+    # OPTIMIZE ... ZORDER BY these columns (by "<layer>.<table>"); other tables are compacted only.
+    zorder_by: dict[str, list[str]] = field(default_factory=dict)
+    # Great Expectations validation results (<gx_dir>/gx/uncommitted/validations) and their Data Docs
+    # pages are kept this many days.
+    gx_results_keep_days: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str
     spark: SparkSettings
@@ -125,6 +176,8 @@ class Settings:
     quality: QualitySettings = field(default_factory=QualitySettings)
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
+    airflow: AirflowSettings = field(default_factory=AirflowSettings)
+    maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
 
     # -- derived locations -------------------------------------------------------------------
     def resolve(self, path: str) -> str:
