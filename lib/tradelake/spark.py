@@ -97,18 +97,18 @@ def _derby(conf: dict[str, str]) -> bool:
     return conf.get("spark.hadoop.javax.jdo.option.ConnectionURL", "").startswith("jdbc:derby:")
 
 
-_metastore_lock = None  # the open lock file while this process holds the embedded metastore
+_metastore_locks: dict = {}  # metastore folder -> its open lock file, while this process holds it
 
 
 def claim_metastore(settings: Settings) -> bool:
     """Take <metastore_dir>/tradelake.lock for this process (until it exits) if no other process holds it:
     the embedded Derby metastore can be open in one application at a time, so tradelake sessions take
     turns instead of failing inside a job. True if this process holds it."""
-    global _metastore_lock
-    if _metastore_lock is not None:
+    folder = derby_dir(settings)
+    if folder in _metastore_locks:
         return True
-    os.makedirs(derby_dir(settings), exist_ok=True)
-    fh = open(f"{derby_dir(settings)}/tradelake.lock", "a+")
+    os.makedirs(folder, exist_ok=True)
+    fh = open(f"{folder}/tradelake.lock", "a+")
     try:
         fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -118,7 +118,7 @@ def claim_metastore(settings: Settings) -> bool:
     fh.truncate()
     fh.write(f"{os.getpid()}\n")
     fh.flush()
-    _metastore_lock = fh
+    _metastore_locks[folder] = fh
     return True
 
 
@@ -133,8 +133,8 @@ def metastore_holder(settings: Settings) -> str | None:
 
 def keep_metastore_lock_across_exec() -> None:
     """Let a program this process execs (the SQL shell) keep holding the metastore lock."""
-    if _metastore_lock is not None:
-        os.set_inheritable(_metastore_lock.fileno(), True)
+    for fh in _metastore_locks.values():
+        os.set_inheritable(fh.fileno(), True)
 
 
 def build_session(settings: Settings, extra: dict[str, str] | None = None) -> SparkSession:
@@ -162,9 +162,11 @@ def build_session(settings: Settings, extra: dict[str, str] | None = None) -> Sp
         os.makedirs(derby_dir(settings), exist_ok=True)
         jvm = spark.sparkContext._jvm
         jvm.java.lang.System.setProperty("derby.stream.error.file", f"{derby_dir(settings)}/derby.log")
-        # The metastore warns of every name it looks up and does not find (e.g. Delta's `delta`.`<path>`).
-        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
-            "org.apache.hadoop.hive.metastore.ObjectStore", jvm.org.apache.logging.log4j.Level.ERROR)
+        # Expected warnings: every name the metastore looks up and does not find (e.g. Delta's
+        # `delta`.`<path>`), and that a Delta table is stored in Spark's format rather than Hive's.
+        for quiet in ("org.apache.hadoop.hive.metastore.ObjectStore", "org.apache.spark.sql.hive.HiveExternalCatalog",
+                      "org.apache.hadoop.hive.ql.session.SessionState"):
+            jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(quiet, jvm.org.apache.logging.log4j.Level.ERROR)
     _check_delta(spark)
     return spark
 
