@@ -6,22 +6,18 @@ adapter's documented mapping and the contract's rules."""
 from __future__ import annotations
 
 import csv
-from collections import Counter
-from pathlib import Path
+import datetime as dt
+from collections import Counter, defaultdict
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from pyspark.sql import functions as F
 
-from conftest import SHARED_DATA, settings_for
-from tradelake import runner, tables
-from tradelake.adapters.olist import write_olist_landing
+from olist_lake import OLIST, SKIP, olist_lake
+from tradelake import tables
 
-OLIST = SHARED_DATA / "olist_sample"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.real_data,
-    pytest.mark.skipif(not OLIST.is_dir(), reason=f"real data not found at {OLIST} (../shared/data is absent)"),
-]
+CENT = Decimal("0.01")
+pytestmark = [pytest.mark.slow, pytest.mark.real_data, SKIP]
 
 
 def rows(name: str) -> list[dict]:
@@ -29,71 +25,146 @@ def rows(name: str) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def utc_date(local: str) -> dt.date | None:
+    """Olist's local 'yyyy-MM-dd HH:mm:ss' (UTC-03:00, docs/olist_mapping.md) -> its UTC date."""
+    return (dt.datetime.fromisoformat(local) + dt.timedelta(hours=3)).date() if local else None
+
+
 @pytest.fixture(scope="module")
-def expected():
+def olist():
+    """The sample as the mapping reads it (docs/olist_mapping.md), recomputed here without the adapter:
+    the transactions (one per order and seller, k numbering the order's sellers by first item)."""
     orders = {o["order_id"]: o for o in rows("olist_orders_dataset.csv")}
-    items = rows("olist_order_items_dataset.csv")
     category = {p["product_id"]: p["product_category_name"] for p in rows("olist_products_dataset.csv")}
+    parts = defaultdict(list)
+    for i in rows("olist_order_items_dataset.csv"):
+        parts[(i["order_id"], i["seller_id"])].append(i)
+    sellers_of = defaultdict(list)
+    for (order, seller), its in parts.items():
+        sellers_of[order].append((min(int(i["order_item_id"]) for i in its), seller))
+    txns = {}
+    for order, firsts in sellers_of.items():
+        for k, (_, seller) in enumerate(sorted(firsts), start=1):
+            its = parts[(order, seller)]
+            txns[(order, k)] = {
+                "order": orders[order], "seller": seller, "items": len(its),
+                "amount": sum(Decimal(i["price"]) + Decimal(i["freight_value"]) for i in its),
+                "has_category": any(category.get(i["product_id"]) for i in its),
+            }
+    return {"orders": orders, "txns": txns, "items": sum(len(v) for v in parts.values())}
+
+
+@pytest.fixture(scope="module")
+def expected(olist):
     versions = Counter()
-    for i in items:
-        o = orders[i["order_id"]]
+    for t in olist["txns"].values():
+        o = t["order"]
         n = 1 + (o["order_status"] in ("canceled", "unavailable") or bool(o["order_delivered_customer_date"]))
-        versions["missing_category" if not category.get(i["product_id"]) else "ok"] += n
-    # A payment goes to its order's first item; that transaction is quarantined (never known) when the
-    # order has no items or the item's product has no category: the payment then waits as an ORPHAN.
-    first_item_ok = {i["order_id"] for i in items if i["order_item_id"] == "1" and category.get(i["product_id"])}
+        versions["ok" if t["has_category"] else "missing_category"] += n
+    # Each payment is split over its order's transactions in proportion to their amounts (cumulative
+    # rounding); a part is accepted when its transaction was (it has a category), else an ORPHAN. An
+    # order without items keeps its payment whole, for a transaction that never comes.
+    by_order = defaultdict(list)
+    for (order, k), t in sorted(olist["txns"].items()):
+        by_order[order].append((k, t))
     payments = Counter()
     for p in rows("olist_order_payments_dataset.csv"):
-        o = orders.get(p["order_id"])
-        if not o or not o["order_approved_at"]:
-            payments["MISSING_REQUIRED"] += 1
-        elif float(p["payment_value"]) <= 0 or p["payment_type"] not in ("credit_card", "debit_card", "boleto", "voucher"):
-            payments["OUT_OF_DOMAIN"] += 1
-        elif p["order_id"] not in first_item_ok:
-            payments["ORPHAN"] += 1
-        else:
-            payments["ACCEPTED"] += 1
-    sellers = {i["seller_id"] for i in items}
-    return {"transactions": versions, "payments": payments, "suppliers": len(sellers), "items": len(items)}
+        o = olist["orders"].get(p["order_id"])
+        value = Decimal(p["payment_value"]).quantize(CENT)
+        ts = by_order.get(p["order_id"], [])
+        total = sum(t["amount"] for _, t in ts)
+        shares, cum, before = [], Decimal(0), Decimal(0)
+        for _, t in ts:
+            cum += t["amount"]
+            upto = (value * cum / total).quantize(CENT, ROUND_HALF_UP)
+            shares.append((upto - before, t["has_category"]))
+            before = upto
+        for amount, known in shares or [(value, False)]:
+            if not o or not o["order_approved_at"]:
+                payments["MISSING_REQUIRED"] += 1
+            elif amount <= 0 or p["payment_type"] not in ("credit_card", "debit_card", "boleto", "voucher"):
+                payments["OUT_OF_DOMAIN"] += 1
+            elif not known:
+                payments["ORPHAN"] += 1
+            else:
+                payments["ACCEPTED"] += 1
+    sellers = {t["seller"] for t in olist["txns"].values()}
+    return {"transactions": versions, "payments": payments, "suppliers": len(sellers), "items": olist["items"]}
+
+
+def on_time_rates(olist: dict, day: dt.date) -> dict[str, float]:
+    """Per seller, gold.supplier_scorecard.on_time_rate_90d of as-of date `day` straight from the CSV
+    files: over the shipments (transactions handed to the carrier) promised in (day-90, day], the share
+    whose customer delivery came on or before the promised date - with only what the pipeline knew at
+    the end of `day` (features.md): a record counts from the day it arrived (its UTC event date; an early
+    tracking event waits for its shipment) once its event date has come; shipments of orders cancelled
+    by then, or of transactions never accepted, are left out."""
+    due, on_time = Counter(), Counter()
+    for t in olist["txns"].values():
+        o = t["order"]
+        if not t["has_category"] or not o["order_delivered_carrier_date"]:
+            continue  # never a transaction (quarantined), or never a shipment
+        placed = utc_date(o["order_purchase_timestamp"])
+        shipment = max(utc_date(o["order_approved_at"] or o["order_purchase_timestamp"]), placed)
+        cancelled = o["order_status"] in ("canceled", "unavailable") and placed + dt.timedelta(days=1) <= day
+        promised = dt.date.fromisoformat(o["order_estimated_delivery_date"][:10])
+        if placed > day or shipment > day or cancelled or not (day - dt.timedelta(days=90) < promised <= day):
+            continue
+        due[t["seller"]] += 1
+        delivered = utc_date(o["order_delivered_customer_date"])
+        if delivered is not None:
+            assert shipment - delivered <= dt.timedelta(days=30)  # an early event is retried for 30 days
+            if max(delivered, shipment) <= day and delivered <= promised:
+                on_time[t["seller"]] += 1
+    return {seller: on_time[seller] / n for seller, n in due.items()}
 
 
 @pytest.fixture(scope="module")
-def olist_lake(spark, tmp_path_factory):
-    s = settings_for(tmp_path_factory.mktemp("olist"))
-    first, last = write_olist_landing(spark, str(OLIST), s.landing_root)
-    runner.run_all(spark, s, first, last)
-    return s
+def lake(spark, tmp_path_factory):
+    return olist_lake(spark, tmp_path_factory)
 
 
-def test_every_day_balances(spark, olist_lake):
-    acc = tables.read(spark, olist_lake, tables.ACCOUNTING).where("stage = 'silver'")
+def test_every_day_balances(spark, lake):
+    acc = tables.read(spark, lake, tables.ACCOUNTING).where("stage = 'silver'")
     assert acc.count() > 6 * 600  # two years of days, six sources
     assert acc.where("NOT balanced").count() == 0
 
 
-def test_transactions_as_expected(spark, olist_lake, expected):
-    q = tables.read(spark, olist_lake, tables.QUARANTINE).where("source = 'transactions'")
+def test_transactions_as_expected(spark, lake, expected):
+    q = tables.read(spark, lake, tables.QUARANTINE).where("source = 'transactions'")
     got = {r["reason_code"]: r["count"] for r in q.groupBy("reason_code").count().collect()}
     assert got == {"MISSING_REQUIRED": expected["transactions"]["missing_category"]}
-    silver = tables.read(spark, olist_lake, tables.silver("transactions"))
+    silver = tables.read(spark, lake, tables.silver("transactions"))
     assert silver.count() == expected["transactions"]["ok"]
     assert silver.where("currency != 'BRL' OR amount_usd IS NULL").count() == 0
 
 
-def test_payments_as_expected(spark, olist_lake, expected):
-    q = tables.read(spark, olist_lake, tables.QUARANTINE).where("source = 'payments'")
+def test_payments_as_expected(spark, lake, expected):
+    q = tables.read(spark, lake, tables.QUARANTINE).where("source = 'payments'")
     got = {r["reason_code"]: r["count"] for r in q.groupBy("reason_code").count().collect()}
     want = {k: v for k, v in expected["payments"].items() if k != "ACCEPTED"}
     assert got == want
     # payments of orders without items wait for a parent that never comes
     assert q.where("reason_code = 'ORPHAN' AND resolved_date IS NOT NULL").count() == 0
-    assert tables.read(spark, olist_lake, tables.silver("payments")).count() == expected["payments"]["ACCEPTED"]
+    assert tables.read(spark, lake, tables.silver("payments")).count() == expected["payments"]["ACCEPTED"]
 
 
-def test_suppliers_and_logistics_land(spark, olist_lake, expected):
-    assert tables.read(spark, olist_lake, tables.silver("suppliers")).where("is_current").count() == expected["suppliers"]
-    shipments = tables.read(spark, olist_lake, tables.silver("shipments"))
-    events = tables.read(spark, olist_lake, tables.silver("shipment_events"))
+def test_suppliers_and_logistics_land(spark, lake, expected):
+    assert tables.read(spark, lake, tables.silver("suppliers")).where("is_current").count() == expected["suppliers"]
+    shipments = tables.read(spark, lake, tables.silver("shipments"))
+    events = tables.read(spark, lake, tables.silver("shipment_events"))
     assert 0 < shipments.count() <= expected["items"]
     delivered = events.where("event_type = 'DELIVERED'").agg(F.sum("quantity_delivered")).first()[0]
     assert 0 < delivered <= expected["items"]
+
+
+@pytest.mark.parametrize("day", ["2017-03-31", "2017-09-30", "2018-03-31", "2018-08-31"])
+def test_on_time_rate_per_seller_equals_the_csv_files(spark, lake, olist, day):
+    day = dt.date.fromisoformat(day)
+    want = on_time_rates(olist, day)
+    gold = tables.read(spark, lake, tables.GOLD["supplier_scorecard"]).where(F.col("as_of_date") == F.lit(day))
+    got = {r["supplier_id"]: r["on_time_rate_90d"]
+           for r in gold.where("shipments_due_90d > 0").select("supplier_id", "on_time_rate_90d").collect()}
+    assert len(want) > 50  # enough sellers for the comparison to mean something
+    assert got == pytest.approx(want, abs=1e-12)
+    assert 0 < sum(want.values()) < len(want)  # neither all late nor all on time
