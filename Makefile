@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both set everything up first.
-.PHONY: help setup demo test test-fast submit bench clean
+.PHONY: help setup demo test test-fast submit bench clean dist airflow-init airflow-test airflow-standalone
 
 VENV := .venv/bin
 export SPARK_LOCAL_IP ?= 127.0.0.1
@@ -13,6 +13,10 @@ help:
 	@echo "make submit JOB=ingest ARGS='--date 2026-01-05'   run a job through spark-submit"
 	@echo "make bench [SCALE=S|M|L]   run the whole pipeline at a scale, report in lakehouse/ops/bench/latest.json"
 	@echo "make clean   delete ./lakehouse (generated data and tables)"
+	@echo "make dist    build what spark-submit ships: dist/tradelake.zip (--py-files) and the wheel"
+	@echo "make airflow-init                       Airflow metadata DB in ./airflow_home + connection tradelake_spark (local[*])"
+	@echo "make airflow-test DATE=2026-01-05       one run of the daily DAG (airflow dags test)"
+	@echo "make airflow-standalone                 Airflow's scheduler and UI on the DAGs in airflow_dags/"
 
 setup:
 	@bash scripts/setup.sh
@@ -50,3 +54,29 @@ bench: setup
 
 clean:
 	rm -rf lakehouse
+
+# What spark-submit ships (README "Running on a cluster"): the package as a zip for --py-files, and a wheel
+# to install it (with its dependencies) where the drivers and executors run.
+dist: setup
+	rm -rf dist
+	$(VENV)/python -m tradelake.orchestration.dist --out dist
+	$(VENV)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir dist .
+	rm -rf build lib/*.egg-info
+	@ls -l dist
+
+# Airflow on this machine (README "Airflow"): a SQLite metadata DB in ./airflow_home, the DAGs of airflow_dags/.
+AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/airflow_home AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/airflow_dags \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False PATH=$(CURDIR)/.venv/bin:$$PATH
+SPARK_CONN ?= tradelake_spark
+DATE ?= 2026-01-01
+
+airflow-init: dist
+	$(AIRFLOW_ENV) $(VENV)/airflow db migrate
+	$(AIRFLOW_ENV) $(VENV)/airflow connections get $(SPARK_CONN) >/dev/null 2>&1 \
+	  || $(AIRFLOW_ENV) $(VENV)/airflow connections add $(SPARK_CONN) --conn-type spark --conn-host 'local[*]'
+
+airflow-test: airflow-init
+	$(AIRFLOW_ENV) $(VENV)/airflow dags test tradelake_daily $(DATE)
+
+airflow-standalone: airflow-init
+	$(AIRFLOW_ENV) $(VENV)/airflow standalone
