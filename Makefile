@@ -35,8 +35,9 @@ demo-olist: setup
 sql: setup
 	$(VENV)/tradelake catalog --shell $(if $(LAKEHOUSE),--set paths.lakehouse=$(LAKEHOUSE))
 
+# The whole suite, as two pytest processes at once (scripts/test.sh says why).
 test: setup
-	$(VENV)/python -m pytest
+	bash scripts/test.sh
 
 # Everything but the slow end-to-end tests.
 test-fast: setup
