@@ -23,7 +23,7 @@ from tradelake.config import load_settings
 pytestmark = pytest.mark.slow
 
 WORKERS = 2
-DEV_KEY = "tradelake-local-dev-key-not-a-secret"  # the local run's PII key: HMACs must match
+DEV_KEY = load_settings("test").pii.default_key  # the local run's PII key: HMACs must match
 
 
 def free_port() -> int:
