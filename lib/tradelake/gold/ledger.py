@@ -291,8 +291,16 @@ def touching_before(ledger: DataFrame, components: list[Component], day: dt.date
     """The ledger rows known before `day` that can change a total on it: those entering or leaving a
     window that day, found by their event day (the rows known on `day` itself are the caller's).
     A ledger laid out by event day reads only a few days' rows."""
-    event_days = [day - dt.timedelta(days=o) for o in offsets(components)]
-    return ledger.where(F.col("event_day").isin(event_days) & (F.col("known_day") < F.lit(day)))
+    def days(comps: list[Component]) -> list[dt.date]:
+        return [day - dt.timedelta(days=o) for o in offsets(comps)]
+
+    # Each family only on its own windows' event days (a 98-day family needs D and D-98, not D-365);
+    # the union of all of them first, which file and row-group statistics can prune on.
+    own_days = reduce(Column.__or__, [
+        (F.col("family") == F.lit(f)) & F.col("event_day").isin(days(comps))
+        for f, comps in families(components).items()
+    ])
+    return ledger.where(F.col("event_day").isin(days(components)) & (F.col("known_day") < F.lit(day)) & own_days)
 
 
 def advance(previous: Totals, ledger: DataFrame, components: list[Component], day: dt.date) -> Totals:

@@ -1,0 +1,63 @@
+"""The two ways of reading the feature ledger (tradelake.gold.ledger) agree: a day's totals advanced from
+the day before's (`touching_before` + `advance`, the daily step) equal the totals a one-pass `series`
+gives for that day, on a random ledger of every family, with rows on and around each family's window
+edges (an event day exactly D minus a window's length, rows known before their event day, rows known
+on D itself)."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from tradelake.gold import ledger
+from tradelake.gold.compute import COMPONENTS, LEDGER_SCHEMA
+
+DAY = dt.date(2026, 6, 30)
+
+
+def _random_ledger(spark, seed: int):
+    rnd = random.Random(seed)
+    edges = sorted({o + k for o in ledger.offsets(COMPONENTS) for k in (-1, 0, 1)} - {-1})
+    rows = []
+    for family, comps in ledger.families(COMPONENTS).items():
+        for _ in range(120):
+            # Mostly on a window's edge as seen from DAY or DAY - 1, else anywhere in the last 400 days.
+            back = rnd.choice(edges) if rnd.random() < 0.7 else rnd.randrange(0, 400)
+            event_day = DAY - dt.timedelta(days=back)
+            known_day = min(DAY, event_day + dt.timedelta(days=rnd.randrange(-20, 40)))
+            values = {c.name: None for c in COMPONENTS}
+            for c in comps:
+                v = rnd.randrange(-3, 6)
+                values[c.name] = v if c.kind == "count" else Decimal(v) / 4
+            rows.append({"family": family, "entity_id": f"e{rnd.randrange(3)}",
+                         "sub_key": "" if ledger.families(COMPONENTS)[family][0].sub is None else f"s{rnd.randrange(2)}",
+                         "event_day": event_day, "known_day": known_day, **values})
+    return spark.createDataFrame([tuple(r[f.name] for f in LEDGER_SCHEMA.fields) for r in rows], LEDGER_SCHEMA)
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_a_day_advanced_from_the_day_before_equals_the_one_pass_series(spark, seed):
+    rows = _random_ledger(spark, seed).localCheckpoint()
+    previous = ledger.series(rows.where(F.col("known_day") < F.lit(DAY)), COMPONENTS, DAY - dt.timedelta(days=1),
+                             DAY - dt.timedelta(days=1))
+    touching = ledger.touching_before(rows, COMPONENTS, DAY).unionByName(rows.where(F.col("known_day") == F.lit(DAY)))
+    advanced = ledger.advance(previous, touching, COMPONENTS, DAY).wide(COMPONENTS)
+    expected = ledger.series(rows, COMPONENTS, DAY, DAY).wide(COMPONENTS)
+    assert expected.count() > 20  # the scenario is not empty
+    assert_df_equality(advanced, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_touching_reads_each_family_only_on_its_own_window_edges(spark):
+    rows = _random_ledger(spark, 3)
+    got = {(r.family, r.event_day) for r in ledger.touching_before(rows, COMPONENTS, DAY).collect()}
+    for family, comps in ledger.families(COMPONENTS).items():
+        allowed = {DAY - dt.timedelta(days=o) for o in ledger.offsets(comps)}
+        assert {d for f, d in got if f == family} <= allowed
+    lane = "shipment/lane/week/delivery_week"
+    assert (lane, DAY - dt.timedelta(days=98)) in got or not rows.where(
+        (F.col("family") == lane) & (F.col("event_day") == F.lit(DAY - dt.timedelta(days=98)))
+        & (F.col("known_day") < F.lit(DAY))).count()
