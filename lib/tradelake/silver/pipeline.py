@@ -395,10 +395,19 @@ def run_silver_range(spark: SparkSession, settings: Settings, first: dt.date, la
     accounts = ops.count_silver(spark, settings, first, last)
     for v in judged:
         v.unpersist()
+    # A day's line each for a short run; a long backfill logs one line per source (its days: ops.accounting).
+    long_run = (last - first).days >= 7
+    summed: dict[str, list[int]] = {}
     for a in accounts:
-        log.info("silver %s %s: read %d, accepted %d, quarantined %d, duplicates %d, orphans retried %d resolved %d",
-                 a.source, a.ingest_date, a.records_read, a.accepted, a.quarantined, a.duplicates,
-                 a.orphans_retried, a.orphans_resolved)
+        counts = [a.records_read, a.accepted, a.quarantined, a.duplicates, a.orphans_retried, a.orphans_resolved]
+        (log.debug if long_run else log.info)(
+            "silver %s %s: read %d, accepted %d, quarantined %d, duplicates %d, orphans retried %d resolved %d",
+            a.source, a.ingest_date, *counts)
+        summed[a.source] = [x + y for x, y in zip(summed.get(a.source, [0] * 6), counts)]
+    if long_run:
+        for source, counts in summed.items():
+            log.info("silver %s %s..%s: read %d, accepted %d, quarantined %d, duplicates %d, orphans retried %d "
+                     "resolved %d (each day: ops.accounting)", source, first, last, *counts)
     ops.record_silver(spark, settings, run_id, accounts)
     return accounts
 
