@@ -20,7 +20,7 @@ makes both ways of reading them cheap and equal:
   counting and a step down on the day it leaves the window; a running sum of the steps per entity
   gives every date's totals in one pass (`series`);
 - a **daily step**: totals(D) = totals(D-1) + the ledger rows that start or stop counting on D, which
-  are the rows known on D or whose event day is D minus one of the windows' offsets (`advance`).
+  are the rows known on D or whose event day is D minus one of their family's window offsets (`advance`).
   Its cost follows the day's changes and the number of entities, not the length of history.
 
 Sums of money and durations are exact decimals (a re-run must give identical values, and running totals
