@@ -25,7 +25,7 @@ DAY = dt.date(2026, 1, 1)  # generator.start_date
 # What every spark-submit of the tests has (the `test` configuration's airflow.spark_conf; the cluster test's
 # `cluster` configuration gets it added): no UI, short-lived JVMs with the JIT's first tier only.
 SUBMIT_CONF = {"spark.ui.enabled": "false",
-               "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+               "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m -XX:+UseSerialGC"}
 
 
 def shared(tmp_path_factory, name: str) -> Path:

@@ -478,6 +478,13 @@ def _task_states(home: Path) -> dict[str, tuple[str, int]]:
             "SELECT task_id, state, try_number FROM task_instance WHERE dag_id = ?", (dags.DAILY_DAG_ID,))}
 
 
+def _errors(log: Path, limit: int = 40) -> str:
+    """The error lines of Airflow's log (a task that failed for another reason than the kill says why here)."""
+    lines = [ln for ln in osup.tail(log, 10**8).splitlines()
+             if any(k in ln for k in (" ERROR ", "Error:", "Exception:", "Cannot execute"))]
+    return "errors in the Airflow log:\n" + "\n".join(ln[:400] for ln in lines[:limit])
+
+
 def _readable_history(spark, path: str) -> list[int]:
     """Every version of the table, listed and read back with time travel."""
     from delta.tables import DeltaTable
@@ -498,7 +505,8 @@ def test_airflow_dags_test_runs_the_daily_pipeline_and_produces_gold(spark, dail
     assert daily_run.returncode == 0, osup.tail(daily_run.log, 6000)
     print(f"airflow dags test: {daily_run.seconds:.0f}s")
     # every task succeeded; the two killed ones on Airflow's retry
-    assert _task_states(daily_run.home) == {t: ("success", 2 if t in KILLED else 1) for t in INGEST + PIPELINE}
+    assert _task_states(daily_run.home) == {t: ("success", 2 if t in KILLED else 1) for t in INGEST + PIPELINE}, \
+        _errors(daily_run.log)
     s = daily_run.settings
     # every job ran for the run's day, each ingest for its own source (a killed attempt logs nothing)
     runs = tables.read(spark, s, tables.RUNS).collect()
