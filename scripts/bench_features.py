@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Time the features job on a lakehouse whose silver is already built (e.g. by `tradelake run silver`):
 
-  1. a range over the first 30 dates (one pass),
-  2. one daily step early in the period (date 31),
+  1. a range over the first dates (one pass),
+  2. one daily step early in the period (date 31 or the first after it with about as much new data as
+     the last date: tradelake.bench.pick_early_day),
   3. the backfill of every remaining date but the last, in one pass,
   4. one daily step on the last date (late in the period),
   5. the independent DuckDB implementation over every date, on the same silver tables.
@@ -21,6 +22,7 @@ import logging
 import time
 
 from tradelake import runner
+from tradelake.bench import new_rows_per_day, pick_early_day
 from tradelake.config import load_settings
 from tradelake.spark import build_session
 
@@ -38,8 +40,11 @@ def main() -> None:
     settings = load_settings(args.env, overrides=args.overrides)
     spark = build_session(settings)
     day = dt.timedelta(days=1)
-    early = args.first + 30 * day
-    report: dict = {"first": str(args.first), "last": str(args.last)}
+    per_day = new_rows_per_day(spark, settings, args.first, args.last)
+    early = pick_early_day(per_day, args.first, args.last, 30)
+    report: dict = {"first": str(args.first), "last": str(args.last),
+                    "new_rows": {"early": [str(early), per_day.get(early, 0)],
+                                 "late": [str(args.last), per_day.get(args.last, 0)]}}
 
     def timed(name: str, fn):
         t0 = time.monotonic()
@@ -47,7 +52,7 @@ def main() -> None:
         report[name] = {"seconds": round(time.monotonic() - t0, 1), "how": how}
         logging.info("%s: %s", name, report[name])
 
-    timed("range_first_30_dates", lambda: runner.run_features(spark, settings, args.first, early - day))
+    timed("range_first_dates", lambda: runner.run_features(spark, settings, args.first, early - day))
     timed("daily_early", lambda: runner.run_features(spark, settings, early))
     timed("backfill_rest", lambda: runner.run_features(spark, settings, early + day, args.last - day))
     timed("daily_late", lambda: runner.run_features(spark, settings, args.last))

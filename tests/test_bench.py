@@ -80,7 +80,32 @@ def test_row_counts_match_the_tables(spark, bench):
     assert stages["features"]["rows_out"] == sum(
         t["rows"] for n, t in report["tables"].items() if n.startswith("gold.") and not n.startswith("gold._"))
     assert stages["duckdb_features"]["rows_out"] == sum(report["duckdb_feature_rows"].values())
+    # The daily steps' new data: the fact rows that became visible on their day.
+    from pyspark.sql import functions as F
+    events = {"transactions": "updated_at", "payments": "paid_ts", "shipments": "updated_at",
+              "shipment_events": "event_ts"}
+    for run in ("daily_early", "daily_late"):
+        day = report["features_runs"][run]["from"]
+        visible = sum(spark.read.format("delta").load(str(lakehouse / "silver" / src))
+                      .where(F.greatest("_known_date", F.to_date(col)) == F.lit(day)).count()
+                      for src, col in events.items())
+        assert report["features_runs"][run]["new_rows"] == visible > 0, run
     # Both engines computed the same snapshots: every date's feature rows, table by table.
     for table, rows in report["duckdb_feature_rows"].items():
         if table != "buyer_default_labels":
             assert rows == report["tables"][f"gold.{table}"]["rows"], table
+
+
+def test_the_early_step_is_on_a_day_with_about_the_last_days_new_data():
+    import datetime as dt
+
+    from tradelake.bench import pick_early_day
+
+    first, last = dt.date(2026, 1, 1), dt.date(2026, 1, 31)  # candidates: day 3 .. day 10 (a third)
+    day = lambda i: first + dt.timedelta(days=i)  # noqa: E731
+    ramp = {day(i): 10 * i for i in range(31)} | {last: 100}
+    assert pick_early_day(ramp, first, last, 3) == day(9)          # the first with >= 90
+    assert pick_early_day(ramp | {day(5): 95}, first, last, 3) == day(5)
+    assert pick_early_day({day(i): 5 for i in range(31)} | {day(7): 6, last: 1000}, first, last, 3) == day(7)
+    assert pick_early_day({}, first, last, 3) == day(3)            # nothing to go by: the first candidate
+    assert pick_early_day(ramp, first, dt.date(2026, 1, 6), 4) == day(4)  # a short period: day early_day

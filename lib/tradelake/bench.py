@@ -5,9 +5,9 @@
 1. generate the scale's landing zone under <work>/<scale>-seed<seed>/landing, or reuse it when it was
    generated with the same parameters (the generator's manifest says so);
 2. build a fresh lakehouse beside it: ingest, validate bronze, silver, validate silver over every day;
-3. gold as production builds it: a backfill of the first dates, one daily step early in the period,
-   a backfill of the rest but the last date, one daily step on the last date; each features run is
-   validated and published;
+3. gold as production builds it: a backfill of the first dates, one daily step early in the period
+   (on a day with about as much new data as the last: `pick_early_day`), a backfill of the rest but
+   the last date, one daily step on the last date; each features run is validated and published;
 4. the independent DuckDB implementation of the features (tradelake.crosscheck) over every date, on
    the same silver tables, after Spark has stopped (so the two never share the machine);
 5. the report: `<lakehouse>/ops/bench/latest.json` and a timestamped copy (the configured lakehouse,
@@ -43,7 +43,7 @@ class Scale:
     buyers: int
     driver_memory: str
     shuffle_partitions: int
-    early_day: int  # the daily step "early in the period" is on start + early_day
+    early_day: int  # the daily step "early in the period" is on start + early_day or after (pick_early_day)
 
 
 SCALES = {
@@ -214,6 +214,44 @@ def table_files(spark, settings) -> dict[str, dict]:
 # -------------------------------------------------------------------------------------------------
 # The run
 # -------------------------------------------------------------------------------------------------
+FACT_SOURCES = ("transactions", "payments", "shipments", "shipment_events")
+MATCHED_VOLUME = 0.9
+
+
+def new_rows_per_day(spark, settings, first: dt.date, last: dt.date) -> dict[dt.date, int]:
+    """Rows of the fact sources that become visible on each day first..last: a daily features step's
+    new data (one small row per day is collected)."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    from tradelake import tables
+    from tradelake.gold.compute import EVENT_DATE
+
+    per_source = [
+        tables.read(spark, settings, tables.silver(name))
+        .select(F.greatest(F.col("_known_date"), EVENT_DATE[name]()).alias("day"))
+        for name in FACT_SOURCES
+    ]
+    counts = (reduce(lambda a, b: a.unionByName(b), per_source)
+              .where(F.col("day").between(F.lit(first), F.lit(last))).groupBy("day").count())
+    return {r["day"]: r["count"] for r in counts.collect()}
+
+
+def pick_early_day(per_day: dict[dt.date, int], first: dt.date, last: dt.date, early_day: int) -> dt.date:
+    """The daily step "early in the period", to compare with the one on `last`: the first day from
+    first + early_day through the end of the period's first third whose new rows are at least 90% of
+    the last day's (else the busiest of those days). The generated platform starts empty: payments
+    come 30-90 days after their invoices, so a day in the first month has about 2/3 of a late day's
+    new rows, and a step costs in proportion to its day's rows; at equal new data, the ratio measures
+    what it is meant to - whether a step grows with the length of history."""
+    days = max(early_day, (last - first).days // 3)
+    candidates = [first + dt.timedelta(days=i) for i in range(early_day, days + 1)]
+    target = MATCHED_VOLUME * per_day.get(last, 0)
+    return next((d for d in candidates if per_day.get(d, 0) >= target),
+                max(candidates, key=lambda d: (per_day.get(d, 0), -d.toordinal())))
+
+
 def _rows(tables_report: dict, prefix: str) -> int:
     return sum(v["rows"] for k, v in tables_report.items() if k.startswith(prefix))
 
@@ -304,7 +342,6 @@ def _pipeline(settings, scale: Scale, timer: Timer, event_log: Path) -> dict:
         g = settings.generator
         first = g.start_date
         last = first + dt.timedelta(days=g.days - 1)
-        early = first + dt.timedelta(days=scale.early_day)
         day = dt.timedelta(days=1)
 
         reused = read_manifest(spark, settings) is not None
@@ -319,13 +356,16 @@ def _pipeline(settings, scale: Scale, timer: Timer, event_log: Path) -> dict:
         timer.run("silver", runner.run_silver, spark, settings, first, last)
         timer.run("validate", runner.run_validate, spark, settings, "silver", first, last)
 
+        per_day = new_rows_per_day(spark, settings, first, last)
+        early = pick_early_day(per_day, first, last, scale.early_day)
         runs = {}
         for name, (a, b) in {"backfill_first": (first, early - day), "daily_early": (early, early),
                              "backfill_rest": (early + day, last - day), "daily_late": (last, last)}.items():
             t0 = time.monotonic()
             how = timer.run("features", runner.run_features, spark, settings, a, b)
             runs[name] = {"from": a.isoformat(), "to": b.isoformat(), "how": how,
-                          "seconds": round(time.monotonic() - t0, 1)}
+                          "seconds": round(time.monotonic() - t0, 1),
+                          "new_rows": sum(per_day.get(a + i * day, 0) for i in range((b - a).days + 1))}
             timer.run("validate", runner.run_validate, spark, settings, "gold", a, b)
             timer.run("publish", runner.run_publish, spark, settings, a, b)
 
@@ -383,7 +423,8 @@ def render(report: dict) -> str:
                      f"{shuffle:>13.1f}{s['peak_rss_mb']:>10,}")
     lines.append("")
     for name, r in report["features_runs"].items():
-        lines.append(f"features {name:<15} {r['from']}..{r['to']} ({r['how']}): {r['seconds']:.1f}s")
+        lines.append(f"features {name:<15} {r['from']}..{r['to']} ({r['how']}): {r['seconds']:.1f}s, "
+                     f"{r['new_rows']:,} new source rows")
     lines += [
         "",
         f"spark_vs_duckdb_feature_ratio   {report['spark_vs_duckdb_feature_ratio']}",

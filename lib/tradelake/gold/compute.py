@@ -34,15 +34,18 @@ class Silver:
 
     def visible_by(self, day: dt.date) -> "Silver":
         """Only rows visible at the end of `day` (docs/gold_features.md)."""
-        event_dates = {
-            "transactions": F.to_date("updated_at"), "payments": F.to_date("paid_ts"),
-            "shipments": F.to_date("updated_at"), "shipment_events": F.to_date("event_ts"),
-            "suppliers": F.to_date("updated_at"), "fx_rates": F.col("rate_date"),
-        }
         return Silver(**{
-            f.name: getattr(self, f.name).where((F.col("_known_date") <= F.lit(day)) & (event_dates[f.name] <= F.lit(day)))
+            f.name: getattr(self, f.name).where((F.col("_known_date") <= F.lit(day)) & (EVENT_DATE[f.name]() <= F.lit(day)))
             for f in fields(self)
         })
+
+
+# The date of what a silver row records: a row is visible from the later of this and its _known_date.
+EVENT_DATE = {
+    "transactions": lambda: F.to_date("updated_at"), "payments": lambda: F.to_date("paid_ts"),
+    "shipments": lambda: F.to_date("updated_at"), "shipment_events": lambda: F.to_date("event_ts"),
+    "suppliers": lambda: F.to_date("updated_at"), "fx_rates": lambda: F.col("rate_date"),
+}
 
 
 @dataclass(frozen=True)
