@@ -120,20 +120,30 @@ def _visible_on(df: DataFrame, event_date: Column, day: dt.date) -> DataFrame:
     ).where(F.col("_visible_from") == F.lit(day))
 
 
+BROADCAST_IDS = 1_000_000
+
+
+def _ids(ids: DataFrame) -> DataFrame:
+    """The distinct ids of the day's changed facts, materialised, and marked for broadcast when there are
+    not too many (a day's changes: thousands): the facts are then looked up in one scan of each silver
+    table, where a sort-merge join would shuffle whole tables - a cost that grows with history (Spark
+    cannot tell by itself that a checkpointed frame is small)."""
+    ids = ids.distinct().localCheckpoint()
+    return F.broadcast(ids) if ids.count() <= BROADCAST_IDS else ids
+
+
 def daily_step(spark: SparkSession, settings: Settings, silver: Silver, day: dt.date, stored: set[dt.date]) -> None:
     known = silver.visible_by(day)
     with _timed("changed facts"):
         # Facts with something new on `day`: only their states can start or end on it.
-        txn_ids = _visible_on(known.transactions, F.to_date("updated_at"), day).select("txn_id").unionByName(
-            _visible_on(known.payments, F.to_date("paid_ts"), day).select("txn_id")
-        ).distinct().localCheckpoint()
-        shipment_ids = (
+        txn_ids = _ids(_visible_on(known.transactions, F.to_date("updated_at"), day).select("txn_id").unionByName(
+            _visible_on(known.payments, F.to_date("paid_ts"), day).select("txn_id")))
+        shipment_ids = _ids(
             _visible_on(known.shipments, F.to_date("updated_at"), day).select("shipment_id")
             .unionByName(_visible_on(known.shipment_events, F.to_date("event_ts"), day).select("shipment_id"))
-            .unionByName(known.shipments.join(txn_ids, "txn_id", "left_semi").select("shipment_id"))
-        ).distinct().localCheckpoint()
+            .unionByName(known.shipments.join(txn_ids, "txn_id", "left_semi").select("shipment_id")))
         shipments_rows = known.shipments.join(shipment_ids, "shipment_id", "left_semi").localCheckpoint()
-        all_txn_ids = txn_ids.unionByName(shipments_rows.select("txn_id")).distinct()
+        all_txn_ids = _ids(txn_ids.unionByName(shipments_rows.select("txn_id")))
     with _timed("fact states"):
         invoices = facts.invoice_states(
             known.transactions.join(all_txn_ids, "txn_id", "left_semi"),
