@@ -242,9 +242,9 @@ def pick_early_day(per_day: dict[dt.date, int], first: dt.date, last: dt.date, e
     """The daily step "early in the period", to compare with the one on `last`: the first day from
     first + early_day through the end of the period's first third whose new rows are at least 90% of
     the last day's (else the busiest of those days). The generated platform starts empty: payments
-    come 30-90 days after their invoices, so a day in the first month has half to two thirds of a late day's
-    new rows, and a step costs in proportion to its day's rows; at equal new data, the ratio measures
-    what it is meant to - whether a step grows with the length of history."""
+    come 30-90 days after their invoices, so a day in the first month has half to two thirds of a
+    late day's new rows, and a step costs in proportion to its day's rows; at equal new data, the
+    ratio measures what it is meant to - whether a step grows with the length of history."""
     days = max(early_day, (last - first).days // 3)
     candidates = [first + dt.timedelta(days=i) for i in range(early_day, days + 1)]
     target = MATCHED_VOLUME * per_day.get(last, 0)
