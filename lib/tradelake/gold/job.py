@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 from tradelake import ops, tables
 from tradelake.config import Settings
 from tradelake.gold import buyer_default_labels, compute, facts, lane_performance, ledger
-from tradelake.gold.compute import COMPONENTS, Gold, Silver
+from tradelake.gold.compute import COMPONENTS, EVENT_DATE, Gold, Silver
 
 log = logging.getLogger(__name__)
 
@@ -124,33 +124,36 @@ BROADCAST_IDS = 1_000_000
 
 
 def _ids(ids: DataFrame) -> DataFrame:
-    """The distinct ids of the day's changed facts, materialised, and marked for broadcast when there are
-    not too many (a day's changes: thousands): the facts are then looked up in one scan of each silver
-    table, where a sort-merge join would shuffle whole tables - a cost that grows with history (Spark
-    cannot tell by itself that a checkpointed frame is small)."""
-    ids = ids.distinct().localCheckpoint()
-    return F.broadcast(ids) if ids.count() <= BROADCAST_IDS else ids
+    """The distinct ids of the day's changed facts, materialised."""
+    return ids.distinct().localCheckpoint()
+
+
+def _having(df: DataFrame, ids: DataFrame, key: str) -> DataFrame:
+    """The rows of df whose `key` is one of `ids`. The ids are broadcast when there are not too many (a
+    day's changes: thousands): one scan of df, where a sort-merge join would shuffle a whole silver
+    table - a cost that grows with history (Spark cannot tell that a checkpointed frame is small)."""
+    return df.join(F.broadcast(ids) if ids.count() <= BROADCAST_IDS else ids, key, "left_semi")
 
 
 def daily_step(spark: SparkSession, settings: Settings, silver: Silver, day: dt.date, stored: set[dt.date]) -> None:
     known = silver.visible_by(day)
     with _timed("changed facts"):
         # Facts with something new on `day`: only their states can start or end on it.
-        txn_ids = _ids(_visible_on(known.transactions, F.to_date("updated_at"), day).select("txn_id").unionByName(
-            _visible_on(known.payments, F.to_date("paid_ts"), day).select("txn_id")))
+        txn_ids = _ids(_visible_on(known.transactions, EVENT_DATE["transactions"](), day).select("txn_id").unionByName(
+            _visible_on(known.payments, EVENT_DATE["payments"](), day).select("txn_id")))
         shipment_ids = _ids(
-            _visible_on(known.shipments, F.to_date("updated_at"), day).select("shipment_id")
-            .unionByName(_visible_on(known.shipment_events, F.to_date("event_ts"), day).select("shipment_id"))
-            .unionByName(known.shipments.join(txn_ids, "txn_id", "left_semi").select("shipment_id")))
-        shipments_rows = known.shipments.join(shipment_ids, "shipment_id", "left_semi").localCheckpoint()
+            _visible_on(known.shipments, EVENT_DATE["shipments"](), day).select("shipment_id")
+            .unionByName(_visible_on(known.shipment_events, EVENT_DATE["shipment_events"](), day).select("shipment_id"))
+            .unionByName(_having(known.shipments, txn_ids, "txn_id").select("shipment_id")))
+        shipments_rows = _having(known.shipments, shipment_ids, "shipment_id").localCheckpoint()
         all_txn_ids = _ids(txn_ids.unionByName(shipments_rows.select("txn_id")))
     with _timed("fact states"):
         invoices = facts.invoice_states(
-            known.transactions.join(all_txn_ids, "txn_id", "left_semi"),
-            known.payments.join(all_txn_ids, "txn_id", "left_semi"),
+            _having(known.transactions, all_txn_ids, "txn_id"),
+            _having(known.payments, all_txn_ids, "txn_id"),
         ).localCheckpoint()
         shipments = facts.shipment_states(
-            shipments_rows, known.shipment_events.join(shipment_ids, "shipment_id", "left_semi"), invoices
+            shipments_rows, _having(known.shipment_events, shipment_ids, "shipment_id"), invoices
         )
         changed = lambda states: states.where((F.col("known_from") == F.lit(day)) | (F.col("known_to") == F.lit(day)))  # noqa: E731
         new_rows = compute.ledger_of(changed(invoices), changed(shipments)).where(
