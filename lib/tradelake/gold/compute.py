@@ -70,27 +70,39 @@ def ledger_of(invoices: DataFrame, shipments: DataFrame) -> DataFrame:
     )
 
 
-def features(totals: ledger.Totals, silver: Silver, first: dt.date, last: dt.date) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """The three entity feature tables for first..last from the running totals of those dates."""
+def ledger_families_of(invoices: DataFrame, shipments: DataFrame) -> "dict[str, DataFrame]":
+    """The ledger rows, one narrow frame per family (ledger.ledger_families)."""
+    return {**ledger.ledger_families(invoices, "invoice", COMPONENTS),
+            **ledger.ledger_families(shipments, "shipment", COMPONENTS)}
+
+
+def features(totals: ledger.Totals, silver: Silver, first: dt.date, last: dt.date,
+             materialise: bool = False) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """The three entity feature tables for first..last from the running totals of those dates;
+    `materialise`: each computed now and kept (the scorecard feeds the credit features, the buyers'
+    features the labels, and recomputing them re-reads the totals of every date)."""
+    kept = (lambda df: df.localCheckpoint()) if materialise else (lambda df: df)
     suppliers = entity_totals(totals, COMPONENTS, "supplier_id")
-    scorecard = supplier_scorecard.build(suppliers, totals)
+    scorecard = kept(supplier_scorecard.build(suppliers, totals))
     attributes = supplier_credit.supplier_attributes(silver.suppliers, silver.fx_rates, first, last)
-    credit = supplier_credit.build(suppliers, totals, attributes, scorecard)
-    buyers = buyer_credit.build(entity_totals(totals, COMPONENTS, "buyer_id"), totals)
+    credit = kept(supplier_credit.build(suppliers, totals, attributes, scorecard))
+    buyers = kept(buyer_credit.build(entity_totals(totals, COMPONENTS, "buyer_id"), totals))
     return scorecard, credit, buyers
 
 
 def compute_range(silver: Silver, first: dt.date, last: dt.date,
-                  earlier_buyer_features: DataFrame | None = None) -> tuple[Gold, DataFrame, ledger.Totals]:
+                  earlier_buyer_features: DataFrame | None = None) -> tuple[Gold, dict[str, DataFrame], ledger.Totals]:
     """Every gold table for the as-of dates first..last, in one pass, from silver as known at `last`.
     Labels: those of first-180..last-180, for the buyers of buyer_credit_features at those dates (the
     range's own, and `earlier_buyer_features` for dates before it). Also returns the ledger (rows known
-    through `last`) and the totals of the range (for the daily step to continue from)."""
+    through `last`, one frame per family) and the totals of the range (for the daily step to continue from)."""
     known = silver.visible_by(last)
     invoices, shipments = fact_states(known)
-    rows = ledger_of(invoices, shipments).localCheckpoint()
+    # Each family's rows materialised on their own, narrow: the series reads each family alone, and a
+    # wide row (every component, mostly null) costs about a kilobyte in a row checkpoint.
+    rows = {f: df.localCheckpoint() for f, df in ledger_families_of(invoices, shipments).items()}
     totals = ledger.series(rows, COMPONENTS, first, last).checkpoint()
-    scorecard, credit, buyers = features(totals, known, first, last)
+    scorecard, credit, buyers = features(totals, known, first, last, materialise=True)
     labelled = buyers if earlier_buyer_features is None else buyers.unionByName(
         earlier_buyer_features.select(*buyers.columns))
     labels = buyer_default_labels.build(

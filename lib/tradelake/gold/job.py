@@ -20,6 +20,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Mapping
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -102,7 +103,7 @@ def backfill(spark: SparkSession, settings: Settings, silver: Silver, first: dt.
         write_ledger(rows, settings, last)
     writes = _gold_writes(gold, first, last)
     if not stored or last >= max(stored):
-        keep = totals.where(F.col("as_of_date") >= F.lit(last - dt.timedelta(days=1))).wide(COMPONENTS)
+        keep = totals.between(last - dt.timedelta(days=1), last).wide(COMPONENTS)
         writes.append((keep, tables.FEATURE_TOTALS, None, "as_of_date"))
     with _timed("writes"):
         _write_all(writes, settings)
@@ -220,20 +221,29 @@ LEDGER_ROWS_PER_FILE = 2_000_000
 LEDGER_ROW_GROUP_BYTES = 1024 * 1024
 
 
-def write_ledger(rows: DataFrame, settings: Settings, last: dt.date) -> None:
-    """The ledger of everything known through `last`, sorted by event day into files of about 2M rows
-    with small Parquet row groups: a daily step asks for a few event days (ledger.touching_before), and
-    file statistics and row-group statistics let it read little more than those. Daily steps then add a
-    small file each; the weekly maintenance re-clusters them (OPTIMIZE ZORDER BY event_day)."""
-    n = rows.count()
-    files = max(1, -(-n // LEDGER_ROWS_PER_FILE))
-    laid_out = tables.conform(rows, tables.FEATURE_LEDGER).repartitionByRange(files, "event_day")
+def write_ledger(families: Mapping[str, DataFrame], settings: Settings, last: dt.date) -> None:
+    """The ledger of everything known through `last` (one materialised narrow frame per family), in
+    files of up to about 2M rows, each holding one family's rows sorted by event day (the small families
+    share files, one after the other), with small Parquet row groups: a daily step asks for a few event
+    days of each family (ledger.touching_before), and file and row-group statistics on family and
+    event_day let it read little more than those. Laid out before the families are widened to the
+    ledger's schema: a wide row (every component, mostly null) costs a kilobyte in a shuffle. Daily
+    steps then add a small file each; the weekly maintenance re-clusters them (OPTIMIZE ZORDER BY event_day)."""
+    counts = {f: df.count() for f, df in families.items()}  # materialised frames: cheap
+    small = [f for f in families if counts[f] < LEDGER_ROWS_PER_FILE // 2]
+    laid_out = [families[f].repartitionByRange(-(-counts[f] // LEDGER_ROWS_PER_FILE), "event_day")
+                .sortWithinPartitions("event_day") for f in families if f not in small]
+    if small:
+        together = ledger.wide_rows([families[f].coalesce(1) for f in small], COMPONENTS)
+        laid_out.append(together.coalesce(max(1, -(-sum(counts[f] for f in small) // LEDGER_ROWS_PER_FILE)))
+                        .sortWithinPartitions("family", "event_day"))
+    rows = ledger.wide_rows(laid_out, COMPONENTS)
     spark = rows.sparkSession
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     before = hadoop.get("parquet.block.size")
     hadoop.set("parquet.block.size", str(LEDGER_ROW_GROUP_BYTES))  # the Delta writer ignores it as an option
     try:
-        (laid_out.sortWithinPartitions("event_day", "family").write.format("delta").mode("overwrite")
+        (tables.conform(rows, tables.FEATURE_LEDGER).write.format("delta").mode("overwrite")
          .option("replaceWhere", f"known_day <= DATE'{last.isoformat()}'").save(tables.FEATURE_LEDGER.path(settings)))
     finally:
         if before is None:

@@ -34,7 +34,7 @@ import datetime as dt
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import reduce
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
@@ -137,10 +137,14 @@ def _widen(df: DataFrame, components: list[Component], fixed: list[str]) -> Data
 # -------------------------------------------------------------------------------------------------
 # Ledger rows from fact states
 # -------------------------------------------------------------------------------------------------
-def ledger_rows(states: DataFrame, fact: str, components: list[Component]) -> DataFrame:
-    """The ledger rows of fact states (facts.py): each state adds its contribution from its
-    `known_from` and takes it back from its `known_to`. Rows that change nothing are dropped."""
-    frames = []
+LEDGER_FIXED = ["family", "entity_id", "sub_key", "event_day", "known_day"]
+
+
+def ledger_families(states: DataFrame, fact: str, components: list[Component]) -> "OrderedDict[str, DataFrame]":
+    """The ledger rows of fact states (facts.py), one narrow frame per family (its own components only):
+    each state adds its contribution from its `known_from` and takes it back from its `known_to`. Rows
+    that change nothing are dropped."""
+    out: OrderedDict[str, DataFrame] = OrderedDict()
     for family, comps in families([c for c in components if c.fact == fact]).items():
         c0 = comps[0]
         sub = c0.sub.expr() if c0.sub else F.lit("")
@@ -158,12 +162,21 @@ def ledger_rows(states: DataFrame, fact: str, components: list[Component]) -> Da
             .select(*ident, F.explode(F.array(added, taken_back)).alias("r"))
             .where(F.col("r").isNotNull())
             .select("family", "entity_id", "sub_key", "event_day", "r.*")
-            .groupBy("family", "entity_id", "sub_key", "event_day", "known_day")
+            .groupBy(*LEDGER_FIXED)
             .agg(*[F.sum(c.name).cast(c.dtype).alias(c.name) for c in comps])
         )
-        frames.append(summed.where(_nonzero([F.col(c.name) for c in comps])))
-    fixed = ["family", "entity_id", "sub_key", "event_day", "known_day"]
-    return reduce(DataFrame.unionByName, [_widen(f, components, fixed) for f in frames])
+        out[family] = summed.where(_nonzero([F.col(c.name) for c in comps]))
+    return out
+
+
+def wide_rows(frames: Iterable[DataFrame], components: list[Component]) -> DataFrame:
+    """Narrow family frames as one frame of the ledger's schema (every component, null outside its family)."""
+    return reduce(DataFrame.unionByName, [_widen(f, components, LEDGER_FIXED) for f in frames])
+
+
+def ledger_rows(states: DataFrame, fact: str, components: list[Component]) -> DataFrame:
+    """The ledger rows of fact states, in the ledger's (wide) schema."""
+    return wide_rows(ledger_families(states, fact, components).values(), components)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -176,26 +189,54 @@ def _shapes(comps: list[Component]) -> "OrderedDict[tuple[int, int | None], list
     return out
 
 
+def _explode(held: DataFrame, first: dt.date, last: dt.date) -> DataFrame:
+    """(entity_id, sub_key, as_of_date, values) for every date in first..last from held values
+    (entity_id, sub_key, day, next_day, values): each holds from `day` until the day before `next_day`."""
+    names = [c for c in held.columns if c not in ("entity_id", "sub_key", "day", "next_day")]
+    return held.where((F.col("day") <= F.lit(last)) & (F.col("next_day").isNull() | (F.col("next_day") > F.lit(first)))).select(
+        "entity_id", "sub_key",
+        F.explode(F.sequence(
+            F.greatest(F.col("day"), F.lit(first)),
+            F.least(F.coalesce(F.date_sub("next_day", 1), F.lit(last)), F.lit(last)),
+        )).alias("as_of_date"),
+        *names,
+    )
+
+
 class Totals:
     """Running totals per family: each family's frame (entity_id, sub_key, as_of_date, its components),
-    holding only rows where some component is not 0. A range keeps the families apart (the sub-entity
-    families are large and carry one or two components each); a day keeps them in one wide frame (a
-    `family` column and every component), which is one Spark job instead of one per family."""
+    holding only rows where some component is not 0.
+
+    A range (`series`) keeps each family as the values held between the days they change, and gives
+    every date's rows on demand: the per-date rows of the sub-entity families are tens of millions,
+    cheaper to generate inside each aggregation that reads them than to store. A day (`advance`) keeps
+    the families in one wide frame (a `family` column and every component), which is one Spark job
+    instead of one per family."""
 
     def __init__(self, frames: dict[str, DataFrame], wide: DataFrame | None = None,
-                 components: list[Component] | None = None):
+                 components: list[Component] | None = None, held: dict[str, DataFrame] | None = None,
+                 dates: tuple[dt.date, dt.date] | None = None):
         self.frames = frames
         self._wide = wide
         self._components = components
+        self._held = held
+        self._dates = dates
+
+    @staticmethod
+    def from_held(held: dict[str, DataFrame], first: dt.date, last: dt.date) -> "Totals":
+        return Totals({f: _explode(df, first, last) for f, df in held.items()}, held=held, dates=(first, last))
 
     def of(self, family: str) -> DataFrame:
         return self.frames[family]
 
     def checkpoint(self) -> "Totals":
-        """Materialised. A wide frame goes to Spark's columnar cache rather than a row checkpoint: its
-        rows carry every component column, null outside their family, and a row checkpoint (or a
-        shuffle) spends 24 bytes on each null decimal(38); the columnar cache stores nulls as a bitmap
-        and reads only the columns asked for. Call `release` when done with it."""
+        """Materialised. Held values are checkpointed as such (their dates are generated when read).
+        A wide frame goes to Spark's columnar cache rather than a row checkpoint: its rows carry every
+        component column, null outside their family, and a row checkpoint (or a shuffle) spends 24 bytes
+        on each null decimal(38); the columnar cache stores nulls as a bitmap and reads only the columns
+        asked for. Call `release` when done with it."""
+        if self._held is not None:
+            return Totals.from_held({f: df.localCheckpoint() for f, df in self._held.items()}, *self._dates)
         if self._wide is not None:
             cached = self._wide.persist(StorageLevel.MEMORY_AND_DISK)
             cached.count()
@@ -206,8 +247,12 @@ class Totals:
         if self._wide is not None:
             self._wide.unpersist()
 
-    def where(self, condition: Column) -> "Totals":
-        return Totals({f: df.where(condition) for f, df in self.frames.items()})
+    def between(self, first: dt.date, last: dt.date) -> "Totals":
+        """Only the as-of dates first..last."""
+        if self._held is not None:
+            return Totals.from_held(self._held, max(first, self._dates[0]), min(last, self._dates[1]))
+        return Totals({f: df.where(F.col("as_of_date").between(F.lit(first), F.lit(last)))
+                       for f, df in self.frames.items()})
 
     def wide(self, components: list[Component]) -> DataFrame:
         """One frame for storage: a `family` column and every component column (null outside its family)."""
@@ -226,12 +271,18 @@ class Totals:
         }, wide=df, components=components)
 
 
-def series(ledger: DataFrame, components: list[Component], first: dt.date, last: dt.date) -> Totals:
-    """Totals for every as-of date in first..last, in one pass over the ledger (module docstring)."""
+def series(ledger: DataFrame | Mapping[str, DataFrame], components: list[Component], first: dt.date,
+           last: dt.date) -> Totals:
+    """Totals for every as-of date in first..last, in one pass over the ledger (module docstring): the
+    ledger's rows in its wide schema, or one frame per family (ledger_families), which each family's
+    pass reads alone."""
     out = {}
     fixed = ["entity_id", "sub_key"]
     for family, comps in families(components).items():
-        rows = ledger.where(F.col("family") == family)
+        if isinstance(ledger, Mapping):
+            rows = ledger[family]
+        else:
+            rows = ledger.where(F.col("family") == family)
         # Every row's steps in one pass: for each window shape, a step up on the day it starts counting
         # and a step down on the day it leaves the window (zero for the components of other shapes).
         steps = []
@@ -246,8 +297,10 @@ def series(ledger: DataFrame, components: list[Component], first: dt.date, last:
                     v = F.coalesce(F.col(c.name), F.lit(0).cast(c.dtype))
                     return (v if up else -v).cast(c.dtype)
 
+                # Null, not 0, for the components of other shapes: the sums skip a null, where adding
+                # a decimal(38) 0 costs as much as adding any other (most families have many shapes).
                 return F.struct(day.alias("day"), *[
-                    value(c).alias(c.name) if c in shaped else F.lit(0).cast(c.dtype).alias(c.name) for c in comps
+                    value(c).alias(c.name) if c in shaped else F.lit(None).cast(c.dtype).alias(c.name) for c in comps
                 ])
 
             steps.append(F.when(counts, step(enter, True)))
@@ -265,21 +318,14 @@ def series(ledger: DataFrame, components: list[Component], first: dt.date, last:
         running = changes.select(
             *fixed, "day",
             F.lead("day").over(w).alias("next_day"),
-            *[F.sum(c.name).over(w.rowsBetween(Window.unboundedPreceding, Window.currentRow)).cast(c.dtype).alias(c.name)
+            *[F.coalesce(F.sum(c.name).over(w.rowsBetween(Window.unboundedPreceding, Window.currentRow)),
+                         F.lit(0)).cast(c.dtype).alias(c.name)
               for c in comps],
         )
-        held = running.where(_nonzero([F.col(c.name) for c in comps])).where(
+        out[family] = running.where(_nonzero([F.col(c.name) for c in comps])).where(
             (F.col("next_day").isNull() | (F.col("next_day") > F.lit(first)))
         )
-        out[family] = held.select(
-            *fixed,
-            F.explode(F.sequence(
-                F.greatest(F.col("day"), F.lit(first)),
-                F.least(F.coalesce(F.date_sub("next_day", 1), F.lit(last)), F.lit(last)),
-            )).alias("as_of_date"),
-            *[c.name for c in comps],
-        )
-    return Totals(out)
+    return Totals.from_held(out, first, last)
 
 
 def offsets(components: list[Component]) -> list[int]:
