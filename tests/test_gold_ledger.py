@@ -13,7 +13,8 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from tradelake.gold import ledger
+from tradelake.gold import ledger, supplier_scorecard
+from tradelake.gold.common import held_histogram_quantiles, histogram_quantiles, sums_by_date
 from tradelake.gold.compute import COMPONENTS, LEDGER_SCHEMA
 
 DAY = dt.date(2026, 6, 30)
@@ -60,3 +61,43 @@ def test_touching_reads_each_family_only_on_its_own_window_edges(spark):
     got = sorted((r.family, r.event_day, r.known_day) for r in ledger.touching_before(rows, COMPONENTS, DAY).collect())
     assert len(expected) > 50  # rows on and off each family's edges
     assert got == expected
+
+
+def test_quantiles_from_held_bins_equal_those_computed_on_every_date(spark):
+    """A range's histogram quantiles computed only on the days an entity's bins change
+    (common.held_histogram_quantiles, the lanes' way) equal those computed on every date."""
+    rnd = random.Random(7)
+    comp = ledger.Component("n", fact="shipment", entity="lane", on="week", value=lambda: F.lit(1), start=0, end=40,
+                            sub=ledger.SubKey("bin", lambda: F.lit("")))
+    first, last = DAY - dt.timedelta(days=30), DAY
+    rows = []
+    for _ in range(300):
+        event_day = DAY - dt.timedelta(days=rnd.randrange(0, 90))
+        known_day = event_day + dt.timedelta(days=rnd.choice([0, 0, 1, 5, 20]))
+        rows.append((comp.family, f"e{rnd.randrange(4)}", str(100_000 + rnd.randrange(-5, 40)), event_day, known_day,
+                     rnd.choice([1, 1, 2, -1])))
+    led = spark.createDataFrame(rows, "family string, entity_id string, sub_key string, event_day date, "
+                                      "known_day date, n long")
+    totals = ledger.series(led, [comp], first, last)
+    frame, f0, f1 = totals.held(comp.family)
+    qs = {"p50": 0.5, "p90": 0.9}
+    from_held = held_histogram_quantiles(frame.where(F.col("n") > 0).withColumnRenamed("n", "value"), qs, f0, f1)
+    every_date = histogram_quantiles(totals.of(comp.family).where(F.col("n") > 0).withColumnRenamed("n", "value"), qs)
+    assert every_date.select("as_of_date").distinct().count() == 31  # every date of the range has some
+    assert_df_equality(from_held, every_date, ignore_row_order=True, ignore_nullable=True)
+
+
+@pytest.mark.parametrize("by", ["entity_id", "sub_key"])
+def test_sums_from_held_values_equal_those_computed_on_every_date(spark, by):
+    """Sums over sub-entities by date computed as steps of a range's held values (common.sums_by_date:
+    active buyers, sums of squares, supplier counts) equal those computed on the rows of every date."""
+    rows = _random_ledger(spark, 5)
+    family = supplier_scorecard._by_name["buyer_gmv_usd_90d"].family
+    totals = ledger.series(rows, COMPONENTS, DAY - dt.timedelta(days=60), DAY)
+    every_date = ledger.Totals({f: totals.of(f) for f in ledger.families(COMPONENTS)})
+    sums = lambda: {"positive": F.when(F.col("buyer_orders_90d") > 0, 1).otherwise(0),  # noqa: E731
+                    "squares": F.col("buyer_gmv_usd_90d") * F.col("buyer_gmv_usd_90d"),
+                    "total": F.col("buyer_net_sales_usd_180d")}
+    expected = sums_by_date(every_date, family, by, sums())
+    assert expected.select("as_of_date").distinct().count() > 40 and expected.where("positive > 0").count() > 20
+    assert_df_equality(sums_by_date(totals, family, by, sums()), expected, ignore_row_order=True, ignore_nullable=True)

@@ -7,7 +7,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from tradelake.gold import supplier_credit
-from tradelake.gold.common import DATE, DOUBLE, GROWTH, INT, LONG, NON_NEGATIVE, RATE, STR, exact, feature, ratio
+from tradelake.gold.common import (DATE, DOUBLE, GROWTH, INT, LONG, NON_NEGATIVE, RATE, STR, exact, feature, ratio,
+                                   sums_by_date)
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 
 ORDERS = dict(fact="invoice", entity="buyer_id", on="order_date")
@@ -72,11 +73,8 @@ def build(t: DataFrame, totals: Totals) -> DataFrame:
     """t: the buyers' entity-level totals (common.entity_totals); totals: running totals with sub-entities."""
     t = t.where(F.col("buyer_orders_365d") > 0)
     pairs = supplier_credit._by_name["buyer_invoices_180d"]
-    suppliers = (
-        totals.of(pairs.family).where(F.col(pairs.name) > 0)
-        .groupBy(F.col("sub_key").alias("entity_id"), "as_of_date")
-        .agg(F.count("*").alias("supplier_count_180d"))
-    )
+    suppliers = sums_by_date(totals, pairs.family, "sub_key", {
+        "supplier_count_180d": F.when(F.col(pairs.name) > 0, 1).otherwise(0)})
     open_due = _by_name["unsettled_by_due_date"]
     oldest = (
         totals.of(open_due.family).where(F.col(open_due.name) > 0)

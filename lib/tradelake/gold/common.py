@@ -1,6 +1,7 @@
 """Helpers the feature modules share: reading totals, ratios, histogram quantiles, table columns."""
 from __future__ import annotations
 
+import datetime as dt
 import math
 from functools import reduce
 
@@ -67,6 +68,40 @@ def entity_totals(totals: Totals, components: list[Component], entity: str) -> D
     )
 
 
+def sums_by_date(totals: Totals, family: str, by: str, sums: dict[str, Column]) -> DataFrame:
+    """(entity_id = the family's column `by`, as_of_date, one column per sum): each expression (over the
+    family's component columns) summed over the family's rows of each date, where it has some.
+
+    For a range's totals, held between changes (Totals.held), without a row per sub-entity and date:
+    each held value adds its terms on its first day and takes them back on the day it ends; a running
+    sum per `by` gives every date's sums (exact: the terms are exact decimals or integers)."""
+    held = totals.held(family)
+    if held is None:
+        return totals.of(family).groupBy(F.col(by).alias("entity_id"), "as_of_date").agg(
+            *[F.sum(e).alias(n) for n, e in sums.items()])
+    frame, first, last = held
+    on = frame.select(F.col(by).alias("entity_id"), F.col("day").alias("at"), F.lit(1).alias("_rows"),
+                      *[e.alias(n) for n, e in sums.items()])
+    off = frame.where(F.col("next_day") <= F.lit(last)).select(
+        F.col(by).alias("entity_id"), F.col("next_day").alias("at"), F.lit(-1).alias("_rows"),
+        *[(-e).alias(n) for n, e in sums.items()])
+    names = ["_rows", *sums]
+    changes = on.unionByName(off).groupBy("entity_id", "at").agg(*[F.sum(n).alias(n) for n in names])
+    w = Window.partitionBy("entity_id").orderBy("at")
+    running = changes.select(
+        "entity_id", "at", F.lead("at").over(w).alias("until"),
+        *[F.sum(n).over(w.rowsBetween(Window.unboundedPreceding, Window.currentRow)).alias(n) for n in names],
+    )
+    return running.where((F.col("_rows") > 0) & (F.col("until").isNull() | (F.col("until") > F.lit(first)))).select(
+        "entity_id",
+        F.explode(F.sequence(
+            F.greatest(F.col("at"), F.lit(first)),
+            F.least(F.coalesce(F.date_sub("until", 1), F.lit(last)), F.lit(last)),
+        )).alias("as_of_date"),
+        *sums,
+    )
+
+
 def sub_totals(totals: Totals, component: Component) -> DataFrame:
     """(entity_id, sub_key, as_of_date, value) of one sub-entity component, where it is not 0."""
     return totals.of(component.family).where(F.col(component.name) != 0).select(
@@ -119,6 +154,33 @@ def histogram_quantiles(bins: DataFrame, qs: dict[str, float], scale: float = 1.
     return out.select("entity_id", "as_of_date", *[
         (F.col(f"_{n}_lo") + F.col(f"_{n}_frac") * (F.col(f"_{n}_hi") - F.col(f"_{n}_lo"))).alias(n) for n in qs
     ])
+
+
+def held_histogram_quantiles(held: DataFrame, qs: dict[str, float], first: dt.date, last: dt.date,
+                             scale: float = 1.0) -> DataFrame:
+    """histogram_quantiles for every date in first..last from bin counts held between changes
+    (entity_id, sub_key = bin key, day, next_day, value: held from day until the day before next_day).
+    An entity's quantiles change only on a day on which one of its bins changes: they are computed on
+    those days and given to each date until the next (a lane's week changes on a few days of its 98)."""
+    changes = held.select("entity_id", F.col("day").alias("as_of_date")).unionByName(
+        held.where(F.col("next_day").isNotNull()).select("entity_id", F.col("next_day").alias("as_of_date"))
+    ).where(F.col("as_of_date") <= F.lit(last)).distinct()
+    bins_then = changes.join(held, "entity_id").where(
+        (F.col("day") <= F.col("as_of_date")) & (F.col("next_day").isNull() | (F.col("as_of_date") < F.col("next_day")))
+    ).select("entity_id", "sub_key", "as_of_date", "value")
+    following = Window.partitionBy("entity_id").orderBy("as_of_date")
+    spans = changes.select("entity_id", "as_of_date", F.lead("as_of_date").over(following).alias("until"))
+    quantiles = histogram_quantiles(bins_then, qs, scale)
+    return quantiles.join(spans, ["entity_id", "as_of_date"]).where(
+        F.col("until").isNull() | (F.col("until") > F.lit(first))
+    ).select(
+        "entity_id",
+        F.explode(F.sequence(
+            F.greatest(F.col("as_of_date"), F.lit(first)),
+            F.least(F.coalesce(F.date_sub("until", 1), F.lit(last)), F.lit(last)),
+        )).alias("as_of_date"),
+        *qs,
+    )
 
 
 def by_sub_entity(name: str, expr) -> SubKey:

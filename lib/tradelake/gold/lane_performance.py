@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from tradelake.gold.common import (DATE, DOUBLE, LONG, NON_NEGATIVE, RATE, STR, feature, histogram_bin,
-                                   histogram_quantiles, ratio)
+                                   held_histogram_quantiles, histogram_quantiles, ratio)
 from tradelake.gold.facts import LANE_SEP
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 
@@ -44,6 +44,7 @@ DESCRIPTION = "Lane (origin, destination, carrier, mode) delivery performance pe
 KEY = tuple(GROUP + ["as_of_date"])
 # A week is reported on the dates week_start + 7 .. week_start + 97: its shipments count for 98 days.
 REPORTED_DAYS = 98
+QUANTILES = {"transit_days_p50": 0.5, "transit_days_p90": 0.9}
 
 
 LANES = dict(fact="shipment", entity="lane", on="delivery_week", **window(REPORTED_DAYS))
@@ -78,13 +79,22 @@ def build(totals: Totals) -> DataFrame:
         .withColumn("week_start", F.col("sub_key").cast("date"))
         .where(reported & (F.col("lane_delivered") > 0))
     )
-    bins = totals.of(_by_name["lane_transit_bin"].family).select(
-        F.concat_ws(LANE_SEP, "entity_id", F.split("sub_key", LANE_SEP)[0]).alias("entity_id"),
-        F.split("sub_key", LANE_SEP)[1].alias("sub_key"),
-        "as_of_date",
-        F.col("lane_transit_bin").alias("value"),
-    )
-    quantiles = histogram_quantiles(bins, {"transit_days_p50": 0.5, "transit_days_p90": 0.9}, scale=86400.0)
+    # The bins per (lane, week): entity lane + week, sub-entity the bin.
+    def by_week(df: DataFrame, days: list[str]) -> DataFrame:
+        return df.select(
+            F.concat_ws(LANE_SEP, "entity_id", F.split("sub_key", LANE_SEP)[0]).alias("entity_id"),
+            F.split("sub_key", LANE_SEP)[1].alias("sub_key"),
+            *days,
+            F.col("lane_transit_bin").alias("value"),
+        )
+
+    family = _by_name["lane_transit_bin"].family
+    held = totals.held(family)
+    if held is None:  # a day's totals
+        quantiles = histogram_quantiles(by_week(totals.of(family), ["as_of_date"]), QUANTILES, scale=86400.0)
+    else:  # a range: quantiles computed on the days a week's bins change
+        frame, first, last = held
+        quantiles = held_histogram_quantiles(by_week(frame, ["day", "next_day"]), QUANTILES, first, last, scale=86400.0)
     n, s, sq = (F.col(x).cast("double") for x in ("lane_transits", "lane_transit_sum", "lane_transit_sq"))
     mean_s = s / n
     lane = F.split("entity_id", LANE_SEP)

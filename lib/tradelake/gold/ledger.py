@@ -229,6 +229,13 @@ class Totals:
     def of(self, family: str) -> DataFrame:
         return self.frames[family]
 
+    def held(self, family: str) -> tuple[DataFrame, dt.date, dt.date] | None:
+        """A range's family as values held between changes (entity_id, sub_key, day, next_day, its
+        components), with the range's first and last date; None for a day's totals."""
+        if self._held is None:
+            return None
+        return self._held[family], self._dates[0], self._dates[1]
+
     def checkpoint(self) -> "Totals":
         """Materialised. Held values are checkpointed as such (their dates are generated when read).
         A wide frame goes to Spark's columnar cache rather than a row checkpoint: its rows carry every

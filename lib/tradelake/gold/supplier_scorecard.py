@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from tradelake.gold.common import (DATE, DOUBLE, LONG, NON_NEGATIVE, RATE, STR, at_most_one, feature, histogram_bin,
-                                   histogram_quantiles, ratio, sub_totals)
+                                   histogram_quantiles, ratio, sub_totals, sums_by_date)
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 
 ORDERS = dict(fact="invoice", entity="supplier_id", on="order_date")           # transactions by order date
@@ -92,15 +92,11 @@ def build(t: DataFrame, totals: Totals) -> DataFrame:
     var_s = F.greatest((sq - s * s / n) / (n - 1), F.lit(0.0))
     p90 = histogram_quantiles(sub_totals(totals, _by_name["lead_time_bin_90d"]), {"lead_time_p90_90d": 0.9},
                               scale=86400.0)
-    buyers = (
-        totals.of(_by_name["buyer_orders_90d"].family)
-        .groupBy("entity_id", "as_of_date")
-        .agg(
-            F.count(F.when(F.col("buyer_orders_90d") > 0, 1)).alias("active_buyers_90d"),
-            F.sum(F.col("buyer_gmv_usd_90d") * F.col("buyer_gmv_usd_90d")).alias("_gmv_sq"),
-            F.sum("buyer_gmv_usd_90d").alias("_gmv"),
-        )
-    )
+    buyers = sums_by_date(totals, _by_name["buyer_orders_90d"].family, "entity_id", {
+        "active_buyers_90d": F.when(F.col("buyer_orders_90d") > 0, 1).otherwise(0),
+        "_gmv_sq": F.col("buyer_gmv_usd_90d") * F.col("buyer_gmv_usd_90d"),
+        "_gmv": F.col("buyer_gmv_usd_90d"),
+    })
     out = (
         t.join(p90, ["entity_id", "as_of_date"], "left")
         .join(buyers, ["entity_id", "as_of_date"], "left")
