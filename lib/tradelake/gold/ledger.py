@@ -18,7 +18,8 @@ makes both ways of reading them cheap and equal:
 
 - a **series** (a backfill over D1..D2): each ledger row becomes a step up on the day it starts
   counting and a step down on the day it leaves the window; a running sum of the steps per entity
-  gives every date's totals in one pass (`series`);
+  gives every date's totals in one pass (`series`), kept as the values held between the days they
+  change (a row per date only inside the aggregation that reads it);
 - a **daily step**: totals(D) = totals(D-1) + the ledger rows that start or stop counting on D, which
   are the rows known on D or whose event day is D minus one of their family's window offsets (`advance`).
   Its cost follows the day's changes and the number of entities, not the length of history.
@@ -26,7 +27,10 @@ makes both ways of reading them cheap and equal:
 Sums of money and durations are exact decimals (a re-run must give identical values, and running totals
 that go up and down must come back to exactly 0). Non-additive features (distinct counts, maxima,
 quantiles) are kept as totals per **sub-entity** (a supplier's buyers, a supplier's lead-time histogram
-bins, an entity's invoices per days-past-due) and aggregated per entity at the end.
+bins, an entity's invoices per days-past-due) and aggregated per entity at the end. In a range, the
+aggregates that are sums over sub-entities (counts of buyers, sums of squares) are themselves computed
+as steps of the held values (common.sums_by_date), and a lane week's quantiles only on the days its bins
+change (common.held_histogram_quantiles).
 """
 from __future__ import annotations
 
