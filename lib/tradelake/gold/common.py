@@ -9,7 +9,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from tradelake.gold.ledger import Component, SubKey, Totals
+from tradelake.gold.ledger import Component, SubKey, Totals, held_dates, overlaps
 
 DOUBLE = T.DoubleType()
 LONG = T.LongType()
@@ -92,14 +92,8 @@ def sums_by_date(totals: Totals, family: str, by: str, sums: dict[str, Column]) 
         "entity_id", "at", F.lead("at").over(w).alias("until"),
         *[F.sum(n).over(w.rowsBetween(Window.unboundedPreceding, Window.currentRow)).alias(n) for n in names],
     )
-    return running.where((F.col("_rows") > 0) & (F.col("until").isNull() | (F.col("until") > F.lit(first)))).select(
-        "entity_id",
-        F.explode(F.sequence(
-            F.greatest(F.col("at"), F.lit(first)),
-            F.least(F.coalesce(F.date_sub("until", 1), F.lit(last)), F.lit(last)),
-        )).alias("as_of_date"),
-        *sums,
-    )
+    return running.where((F.col("_rows") > 0) & overlaps("at", "until", first, last)).select(
+        "entity_id", held_dates("at", "until", first, last).alias("as_of_date"), *sums)
 
 
 def sub_totals(totals: Totals, component: Component) -> DataFrame:
@@ -171,16 +165,8 @@ def held_histogram_quantiles(held: DataFrame, qs: dict[str, float], first: dt.da
     following = Window.partitionBy("entity_id").orderBy("as_of_date")
     spans = changes.select("entity_id", "as_of_date", F.lead("as_of_date").over(following).alias("until"))
     quantiles = histogram_quantiles(bins_then, qs, scale)
-    return quantiles.join(spans, ["entity_id", "as_of_date"]).where(
-        F.col("until").isNull() | (F.col("until") > F.lit(first))
-    ).select(
-        "entity_id",
-        F.explode(F.sequence(
-            F.greatest(F.col("as_of_date"), F.lit(first)),
-            F.least(F.coalesce(F.date_sub("until", 1), F.lit(last)), F.lit(last)),
-        )).alias("as_of_date"),
-        *qs,
-    )
+    return quantiles.join(spans, ["entity_id", "as_of_date"]).where(overlaps("as_of_date", "until", first, last)).select(
+        "entity_id", held_dates("as_of_date", "until", first, last).alias("as_of_date"), *qs)
 
 
 def by_sub_entity(name: str, expr) -> SubKey:

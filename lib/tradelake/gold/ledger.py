@@ -193,18 +193,26 @@ def _shapes(comps: list[Component]) -> "OrderedDict[tuple[int, int | None], list
     return out
 
 
+def held_dates(since: str, until: str, first: dt.date, last: dt.date) -> Column:
+    """Exploded: the dates in first..last of a value held from column `since` until the day before column
+    `until` (null: still held). Rows whose value ends before `first` or starts after `last` give none."""
+    return F.explode(F.sequence(
+        F.greatest(F.col(since), F.lit(first)),
+        F.least(F.coalesce(F.date_sub(until, 1), F.lit(last)), F.lit(last)),
+    ))
+
+
+def overlaps(since: str, until: str, first: dt.date, last: dt.date) -> Column:
+    """A value held from `since` until the day before `until` holds on some date of first..last."""
+    return (F.col(since) <= F.lit(last)) & (F.col(until).isNull() | (F.col(until) > F.lit(first)))
+
+
 def _explode(held: DataFrame, first: dt.date, last: dt.date) -> DataFrame:
     """(entity_id, sub_key, as_of_date, values) for every date in first..last from held values
     (entity_id, sub_key, day, next_day, values): each holds from `day` until the day before `next_day`."""
     names = [c for c in held.columns if c not in ("entity_id", "sub_key", "day", "next_day")]
-    return held.where((F.col("day") <= F.lit(last)) & (F.col("next_day").isNull() | (F.col("next_day") > F.lit(first)))).select(
-        "entity_id", "sub_key",
-        F.explode(F.sequence(
-            F.greatest(F.col("day"), F.lit(first)),
-            F.least(F.coalesce(F.date_sub("next_day", 1), F.lit(last)), F.lit(last)),
-        )).alias("as_of_date"),
-        *names,
-    )
+    return held.where(overlaps("day", "next_day", first, last)).select(
+        "entity_id", "sub_key", held_dates("day", "next_day", first, last).alias("as_of_date"), *names)
 
 
 class Totals:
