@@ -64,16 +64,15 @@ def fact_states(silver: Silver) -> tuple[DataFrame, DataFrame]:
     return invoices, shipments
 
 
-def ledger_of(invoices: DataFrame, shipments: DataFrame) -> DataFrame:
-    return ledger.ledger_rows(invoices, "invoice", COMPONENTS).unionByName(
-        ledger.ledger_rows(shipments, "shipment", COMPONENTS)
-    )
-
-
 def ledger_families_of(invoices: DataFrame, shipments: DataFrame) -> "dict[str, DataFrame]":
     """The ledger rows, one narrow frame per family (ledger.ledger_families)."""
     return {**ledger.ledger_families(invoices, "invoice", COMPONENTS),
             **ledger.ledger_families(shipments, "shipment", COMPONENTS)}
+
+
+def ledger_of(invoices: DataFrame, shipments: DataFrame) -> DataFrame:
+    """The ledger rows in the ledger's (wide) schema."""
+    return ledger.wide_rows(ledger_families_of(invoices, shipments).values(), COMPONENTS)
 
 
 def features(totals: ledger.Totals, silver: Silver, first: dt.date, last: dt.date,

@@ -178,11 +178,6 @@ def wide_rows(frames: Iterable[DataFrame], components: list[Component]) -> DataF
     return reduce(DataFrame.unionByName, [_widen(f, components, LEDGER_FIXED) for f in frames])
 
 
-def ledger_rows(states: DataFrame, fact: str, components: list[Component]) -> DataFrame:
-    """The ledger rows of fact states, in the ledger's (wide) schema."""
-    return wide_rows(ledger_families(states, fact, components).values(), components)
-
-
 # -------------------------------------------------------------------------------------------------
 # Reading the ledger: totals per (family, entity, sub-entity) and as-of date
 # -------------------------------------------------------------------------------------------------
@@ -303,7 +298,7 @@ def series(ledger: DataFrame | Mapping[str, DataFrame], components: list[Compone
         else:
             rows = ledger.where(F.col("family") == family)
         # Every row's steps in one pass: for each window shape, a step up on the day it starts counting
-        # and a step down on the day it leaves the window (zero for the components of other shapes).
+        # and a step down on the day it leaves the window (null for the components of other shapes).
         steps = []
         for (start, end), shaped in _shapes(comps).items():
             enter = F.greatest(F.date_add("event_day", start), F.col("known_day"))
@@ -342,8 +337,7 @@ def series(ledger: DataFrame | Mapping[str, DataFrame], components: list[Compone
               for c in comps],
         )
         out[family] = running.where(_nonzero([F.col(c.name) for c in comps])).where(
-            (F.col("next_day").isNull() | (F.col("next_day") > F.lit(first)))
-        )
+            overlaps("day", "next_day", first, last))
     return Totals.from_held(out, first, last)
 
 
