@@ -216,21 +216,17 @@ def ingest_source(
     new = [f.path for f in found if f.path not in already]
     records = 0
     if new:
-        # About one file per 256 MiB of landing data, each holding a contiguous run of days (see tables.bronze).
-        new_bytes = sum(f.size for f in found if f.path not in already)
-        n_files = max(1, -(-new_bytes // (256 << 20)))
-        # One shuffle: ranges of landing files (<source>/ingest_date=D/<file>: path order is day order),
-        # which both lays the files out by day and keeps each landing file's lines together for the
-        # record ids' window (a range of a subset of its keys satisfies it: no second exchange).
         rows = (
             read_landing_files(spark, src, new)
-            .repartitionByRange(n_files, "_source_file")
             .transform(with_record_id(src))
             .transform(with_ingest_metadata(run_id))
             .transform(lambda d: tables.conform(d, table))
-            .sortWithinPartitions("_source_file")  # the window's order already: no sort
         )
-        rows.write.format("delta").mode("append").save(table.path(settings))
+        # About one file per 256 MiB of landing data, each holding a contiguous run of days (see tables.bronze).
+        new_bytes = sum(f.size for f in found if f.path not in already)
+        n_files = max(1, -(-new_bytes // (256 << 20)))
+        rows.repartitionByRange(n_files, "_ingest_date").sortWithinPartitions("_ingest_date").write.format(
+            "delta").mode("append").save(table.path(settings))
         records = _last_commit_rows(spark, table.path(settings))
     log.info("bronze %s %s..%s: %d files found, %d new, %d records", src.name, first, last, len(found), len(new), records)
     return IngestResult(src.name, first, last, len(found), len(new), records)
