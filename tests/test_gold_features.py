@@ -282,3 +282,143 @@ def test_default_labels(spark):
     )
     assert_df_equality(gold.buyer_default_labels, expected, ignore_row_order=True, ignore_nullable=True,
                        ignore_metadata=True)
+
+
+# -------------------------------------------------------------------------------------------------
+# The 180- and 365-day edges: DE = 2026-09-30 (a Wednesday). D-180 = 04-03 (outside every 180-day window),
+# D-179 = 04-04 (inside), D-365 = 2025-09-30 (outside every 365-day window), D-364 = 2025-10-01 (inside).
+# Order edges and due-date edges are kept apart: the orders on the edges are all due after DE (2026-10-30),
+# so they stay out of the due-date windows; the invoices due on the edges were all ordered on D-400
+# (2025-08-26), outside every order window. Everything is in USD (rate 1).
+# -------------------------------------------------------------------------------------------------
+DE = dt.date(2026, 9, 30)
+
+
+def _ago(n: int) -> str:
+    """DE - n days, as the builders take it (noon UTC for a date)."""
+    return (DE - dt.timedelta(days=n)).isoformat()
+
+
+AFTER_DE = _ago(-30)  # 2026-10-30: the due date of the order-edge invoices
+EDGE_TRANSACTIONS = [
+    # Order edges (invoices: PLACED; never paid, due after DE)
+    sb.txn("O1", _ago(365), 1000, buyer="B1", due=AFTER_DE),  # D-365: outside every window
+    sb.txn("O2", _ago(364), 300, buyer="B1", due=AFTER_DE),   # D-364: in the 365-day windows only
+    sb.txn("O3", _ago(180), 500, buyer="B2", due=AFTER_DE),   # D-180: in 365, outside 180 and bucket k=5
+    sb.txn("O4", _ago(179), 200, buyer="B1", due=AFTER_DE),   # D-179: in 180, 365 and bucket k=5
+    sb.txn("O6", _ago(10), 150, buyer="B2", due=AFTER_DE),    # D-10: every window, bucket k=0
+    sb.txn("X1", _ago(180), 400, supplier="S2", buyer="B1", due=AFTER_DE),  # S2 for B1 on D-180: out of 180
+    sb.txn("X2", _ago(179), 250, supplier="S2", buyer="B2", due=AFTER_DE),  # S2 for B2 on D-179: in 180
+    sb.txn("O8", _ago(364), 70, supplier="S8", buyer="B8", due=AFTER_DE),   # S8/B8's only order: D-364 -> rows
+    sb.txn("O9", _ago(365), 90, supplier="S9", buyer="B9", due=AFTER_DE),   # S9/B9's only order: D-365 -> no rows
+    # Due-date edges (supplier S1, ordered D-400)
+    sb.txn("U1", _ago(400), 100, buyer="B1", due=_ago(180)),   # never paid: dpd 180
+    sb.txn("U2", _ago(400), 200, buyer="B1", due=_ago(179)),   # paid in full D-170: dpd 9
+    sb.txn("U9", _ago(400), 300, buyer="B1", due=_ago(179)),   # paid in full D-180, before due: dpd 0
+    sb.txn("U3", _ago(400), 300, buyer="B2", due=_ago(180)),   # paid in full D-181, before due: dpd 0
+    sb.txn("U4", _ago(400), 400, buyer="B2", due=_ago(179)),   # 100 paid D-175, not settled: dpd 179
+    sb.txn("U5", _ago(400), 1000, buyer="B1", due=_ago(365)),  # never paid: dpd 365 (>= 90)
+    sb.txn("U7", _ago(400), 50, buyer="B1", due=_ago(364)),    # never paid: dpd 364 (>= 90)
+    sb.txn("U8", _ago(400), 20, buyer="B2", due=_ago(365)),    # paid in full D-165: dpd 200 (>= 90)
+    sb.txn("U6", _ago(400), 600, buyer="B2", due=_ago(364)),   # paid in full D-174: dpd 190 (>= 90)
+]
+EDGE_PAYMENTS = [
+    sb.payment("PU2", "U2", 200, _ago(170)),   # settled D-170: (D-170) - (D-179) = 9 days late
+    sb.payment("PU9", "U9", 300, _ago(180)),   # settled D-180 <= due D-179: on time
+    sb.payment("PU3", "U3", 300, _ago(181)),   # settled D-181 <= due D-180: on time
+    sb.payment("PU4", "U4", 100, _ago(175)),   # 100 of 400: not settled
+    sb.payment("PU8", "U8", 20, _ago(165)),    # settled D-165: (D-165) - (D-365) = 200
+    sb.payment("PU6", "U6", 600, _ago(174)),   # settled D-174: (D-174) - (D-364) = 190
+]
+
+
+@pytest.fixture(scope="module")
+def edges(spark):
+    gold, _, _ = compute_range(sb.silver(spark, transactions=EDGE_TRANSACTIONS, payments=EDGE_PAYMENTS), DE, DE)
+    return gold
+
+
+def _edge_rows(spark, gold_table, cols: list[str], rows: list[tuple]):
+    got = _plain(gold_table.select(*cols))
+    assert_approx_df_equality(got, _expected(spark, cols, rows, gold_table), 1e-9, ignore_row_order=True,
+                              ignore_nullable=True)
+
+
+def test_edges_rows_start_at_d_minus_364(spark, edges):
+    # Rows: entities with a transaction ordered in (D-365, D] = (2025-09-30, 2026-09-30].
+    # S1: O2..O6; S2: X1, X2; S8: O8 on D-364 -> rows. S9: only O9 on D-365 -> no row.
+    # B1: O2, O4, X1; B2: O3, O6, X2; B8: O8 on D-364 -> rows. B9: only O9 on D-365 -> no row.
+    # (The invoices U* ordered on D-400 make no row by themselves; their buyers have rows from other orders.)
+    for table in (edges.supplier_scorecard, edges.supplier_credit_features):
+        _edge_rows(spark, table, ["supplier_id", "as_of_date"], [("S1", DE), ("S2", DE), ("S8", DE)])
+    _edge_rows(spark, edges.buyer_credit_features, ["buyer_id", "as_of_date"], [("B1", DE), ("B2", DE), ("B8", DE)])
+
+
+def test_edges_supplier_sales_180d_365d(spark, edges):
+    cols = ["supplier_id", "as_of_date", "net_sales_usd_180d", "net_sales_usd_365d", "top_buyer_share_180d",
+            "buyer_hhi_180d"]
+    _edge_rows(spark, edges.supplier_credit_features, cols, [
+        # S1 orders: O1 1000 (D-365), O2 300 (D-364), O3 500 (D-180), O4 200 (D-179), O6 150 (D-10); the U* were
+        # ordered on D-400. 180d (D-180, D]: O4 + O6 = 350. 365d (D-365, D]: O2 + O3 + O4 + O6 = 1150.
+        # Buyers over (D-180, D]: B1 200 (O4), B2 150 (O6; O3 on D-180 is out) -> top 200/350 = 4/7,
+        # HHI (200^2 + 150^2) / 350^2 = 62500 / 122500 = 25/49.
+        ("S1", DE, 350.0, 1150.0, 4 / 7, 25 / 49),
+        # S2: X1 400 (D-180, B1), X2 250 (D-179, B2). 180d: X2 = 250; 365d: 650. One buyer in 180 days: 1, 1.
+        ("S2", DE, 250.0, 650.0, 1.0, 1.0),
+        # S8: O8 70 on D-364: 180d 0; 365d 70; no net sales in 180 days: share and HHI null (denominator 0).
+        ("S8", DE, 0.0, 70.0, None, None),
+    ])
+
+
+def test_edges_sales_cv_6m_buckets(spark, edges):
+    # Buckets (D-30(k+1), D-30k], k = 0..5. k=0 (D-30, D]: O6 150; k=5 (D-180, D-150]: O4 (D-179) 200, not
+    # O3 (D-180, which is in no bucket). S1: [150, 0, 0, 0, 0, 200], mean 350/6 = 175/3;
+    # sum of squared deviations (150 - 175/3)^2 + 4 x (175/3)^2 + (200 - 175/3)^2
+    #   = (275^2 + 4 x 175^2 + 425^2) / 9 = (75625 + 122500 + 180625) / 9 = 378750 / 9;
+    # stddev_pop = sqrt(378750 / 9 / 6), cv = that / (175/3) = sqrt(378750 / 54) x 3 / 175.
+    s1_cv = math.sqrt(378750 / 54) * 3 / 175
+    buckets = [150, 0, 0, 0, 0, 200]  # the same, computed: a check of the arithmetic above
+    mean = sum(buckets) / 6
+    assert s1_cv == pytest.approx(math.sqrt(sum((b - mean) ** 2 for b in buckets) / 6) / mean, rel=1e-12)
+    _edge_rows(spark, edges.supplier_credit_features, ["supplier_id", "as_of_date", "net_sales_usd_30d", "sales_cv_6m"], [
+        ("S1", DE, 150.0, s1_cv),
+        # S2: [0, 0, 0, 0, 0, 250] (X2 on D-179; X1 on D-180 in no bucket): mean m = 250/6, stddev_pop
+        # sqrt((5 m^2 + (6m - m)^2) / 6) = sqrt(30 m^2 / 6) = m sqrt(5) -> cv sqrt(5).
+        ("S2", DE, 0.0, math.sqrt(5)),
+        # S8: all six buckets 0 (O8 on D-364): mean 0 -> null.
+        ("S8", DE, 0.0, None),
+    ])
+
+
+def test_edges_supplier_payments_due_180d_365d(spark, edges):
+    cols = ["supplier_id", "as_of_date", "on_time_payment_rate_180d", "dpd_max_365d", "bad_debt_rate_365d"]
+    _edge_rows(spark, edges.supplier_credit_features, cols, [
+        # S1 invoices by due date (dpd_D): U5 D-365 (365), U8 D-365 (200), U7 D-364 (364), U6 D-364 (190),
+        # U1 D-180 (180), U3 D-180 (0), U2 D-179 (9), U9 D-179 (0), U4 D-179 (179); O* due after D.
+        # Due in (D-180, D]: U2 (settled 9 days late), U9 (settled before due), U4 (not settled) -> on time 1/3.
+        # Due in (D-365, D]: U7, U6, U1, U3, U2, U9, U4 (not U5, U8): dpd max = 364 (U7).
+        # Amounts: 50 + 600 + 100 + 300 + 200 + 300 + 400 = 1950; dpd >= 90: U7 50 + U6 600 + U1 100 + U4 400
+        # = 1150 -> 1150/1950 = 23/39.
+        ("S1", DE, 1 / 3, 364, 1150 / 1950),
+        # S2, S8: nothing due in either window (X*, O8 due after D): null rate, null max, null rate.
+        ("S2", DE, None, None, None),
+        ("S8", DE, None, None, None),
+    ])
+
+
+def test_edges_buyer_credit_180d_365d(spark, edges):
+    cols = ["buyer_id", "as_of_date", "supplier_count_180d", "invoices_due_180d", "late_payment_share_180d",
+            "avg_days_late_180d", "payment_ratio_180d", "dpd_max_365d"]
+    _edge_rows(spark, edges.buyer_credit_features, cols, [
+        # B1: invoices ordered in (D-180, D]: O4 (S1, D-179); X1 (S2) on D-180 is out -> 1 supplier.
+        # Due in (D-180, D]: U2 (dpd 9, paid 200 of 200), U9 (dpd 0, paid 300 of 300); U1 (D-180) is out
+        # -> 2 invoices, late 1/2, mean dpd of the late ones 9, paid (200 + 300) / (200 + 300) = 1.
+        # Due in (D-365, D]: U7 364, U1 180, U2 9, U9 0 (U5 on D-365, dpd 365, is out) -> max 364.
+        ("B1", DE, 1, 2, 0.5, 9.0, 1.0, 364),
+        # B2: ordered in (D-180, D]: O6 (S1), X2 (S2, D-179); O3 (D-180) is out -> 2 suppliers.
+        # Due in (D-180, D]: U4 only (dpd 179, 100 paid of 400); U3 (D-180) is out -> 1, late 1/1, 179, 100/400.
+        # Due in (D-365, D]: U6 190, U3 0, U4 179 (U8 on D-365, dpd 200, is out) -> max 190.
+        ("B2", DE, 2, 1, 1.0, 179.0, 0.25, 190),
+        # B8: O8 on D-364 only (due after D): no supplier in 180 days, nothing due: 0, 0, null, null, null, null.
+        ("B8", DE, 0, 0, None, None, None, None),
+    ])
