@@ -4,6 +4,7 @@ including edge cases just inside each rule, are accepted."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from chispa import assert_df_equality
@@ -206,3 +207,110 @@ def test_usd_conversion_uses_the_fallback_rate_when_needed(spark, lakehouse):
     assert (float(t1["fx_rate_usd"]), float(t1["amount_usd"])) == (1.1, 27.5)
     s1 = tables.read(spark, lakehouse, tables.silver("suppliers")).where("supplier_id = 'S1'").first()
     assert float(s1["credit_limit_usd"]) == 55000.0
+
+
+# -------------------------------------------------------------------------------------------------
+# FX fallback edge (sources.md, fx_rates): the rate of the event date, or else the latest earlier rate
+# at most 7 days older; none -> FX_MISSING. Event dates (UTC): a transaction's order_ts, a payment's
+# paid_ts, a supplier's updated_at.
+# -------------------------------------------------------------------------------------------------
+GBP_RATE = "1.264537"  # GBP's only rate, on 2026-02-20 (a Friday): it serves 02-20 .. 02-27, not 02-28
+SILVER_KEYS = {"suppliers": "supplier_id", "transactions": "txn_id", "payments": "payment_id"}
+
+FX_EDGE_ACCEPTED = {  # (source, id) -> (fx_rate_usd, amount column, amount_usd), computed by hand
+    ("suppliers", "S1"): ("1.100000", "credit_limit_usd", "55000.00000000"),           # EUR, same day
+    ("suppliers", "S-GBP-7"): (GBP_RATE, "credit_limit_usd", "63226.85000000"),        # 50000.00 x 1.264537
+    ("transactions", "T-GBP-7"): (GBP_RATE, "amount_usd", "31.61342500"),              # 25.00 x 1.264537
+    ("transactions", "T-GBP-7-TZ"): (GBP_RATE, "amount_usd", "31.61342500"),
+    ("payments", "P-GBP-7"): (GBP_RATE, "amount_usd", "31.61342500"),
+    ("transactions", "T-CHF-SAME"): ("1.140000", "amount_usd", "28.50000000"),         # the day's rate, not 02-23's
+    ("transactions", "T-CHF-BETWEEN"): ("1.130000", "amount_usd", "28.25000000"),      # 02-23's, never 02-26's
+    ("transactions", "T-CHF-LATEST"): ("1.140000", "amount_usd", "28.50000000"),       # latest of two earlier rates
+}
+FX_EDGE_MISSING = [  # (source, id): quarantined as FX_MISSING
+    ("suppliers", "S-GBP-8"),
+    ("transactions", "T-GBP-8"),
+    ("transactions", "T-GBP-8-TZ"),
+    ("transactions", "T-AUD-BEFORE"),  # AUD's only rate is the day after the order: never used
+    ("payments", "P-GBP-8"),
+]
+
+
+def build_fx_edge_landing(settings):
+    lb.write(settings, "fx_rates", D, [
+        lb.fx("2026-03-02", "EUR", "1.100000"),  # for S1, the transactions' supplier
+        lb.fx("2026-02-20", "GBP", GBP_RATE),
+        lb.fx("2026-02-23", "CHF", "1.130000"), lb.fx("2026-02-26", "CHF", "1.140000"),
+        lb.fx("2026-02-27", "AUD", "0.650000"),
+    ])
+    lb.write(settings, "suppliers", D, [
+        lb.supplier("S1"),
+        lb.supplier("S-GBP-7", credit_limit_currency="GBP", updated_at="2026-02-27T23:59:59Z"),  # day 7, last second
+        lb.supplier("S-GBP-8", credit_limit_currency="GBP", updated_at="2026-02-28T00:00:00Z"),  # day 8, first second
+    ])
+
+    def txn(txn_id, currency, order_ts):
+        return lb.txn(txn_id, currency=currency, order_ts=order_ts, updated_at=order_ts)
+
+    lb.write(settings, "transactions", D, [
+        txn("T-GBP-7", "GBP", "2026-02-27T23:59:59Z"),
+        txn("T-GBP-8", "GBP", "2026-02-28T00:00:00Z"),
+        txn("T-GBP-7-TZ", "GBP", "2026-02-28T00:30:00+01:00"),  # 02-27 23:30 UTC: day 7
+        txn("T-GBP-8-TZ", "GBP", "2026-02-27T23:30:00-01:00"),  # 02-28 00:30 UTC: day 8
+        txn("T-CHF-SAME", "CHF", "2026-02-26T12:00:00Z"),
+        txn("T-CHF-BETWEEN", "CHF", "2026-02-25T12:00:00Z"),
+        txn("T-CHF-LATEST", "CHF", "2026-03-01T12:00:00Z"),
+        txn("T-AUD-BEFORE", "AUD", "2026-02-26T12:00:00Z"),
+    ])
+    lb.write(settings, "payments", D, [
+        lb.payment("P-GBP-7", txn_id="T-GBP-7", currency="GBP", paid_ts="2026-02-27T23:59:59Z"),
+        lb.payment("P-GBP-8", txn_id="T-GBP-7", currency="GBP", paid_ts="2026-02-28T00:00:00Z"),
+    ])
+
+
+@pytest.fixture(scope="module")
+def fx_edge(spark, tmp_path_factory):
+    settings = settings_for(tmp_path_factory.mktemp("fx_edge"))
+    build_fx_edge_landing(settings)
+    runner.run_ingest(spark, settings, D)
+    runner.run_silver(spark, settings, D)
+    return settings
+
+
+def _silver_ids(spark, settings, source):
+    silver = tables.read(spark, settings, tables.silver(source))
+    return sorted(r[0] for r in silver.select(SILVER_KEYS[source]).collect())
+
+
+def _quarantined(spark, settings):
+    """(source, id, reason_code) of every quarantined record."""
+    q = tables.read(spark, settings, tables.QUARANTINE)
+    key = F.lit(None).cast("string")
+    for source, k in SILVER_KEYS.items():
+        key = F.when(F.col("source") == source, F.get_json_object("raw_record", f"$.{k}")).otherwise(key)
+    return sorted(tuple(r) for r in q.select("source", key.alias("id"), "reason_code").collect())
+
+
+def test_fx_edge_only_records_without_a_usable_rate_are_quarantined(spark, fx_edge):
+    quarantined = _quarantined(spark, fx_edge)
+    assert quarantined == sorted((s, i, "FX_MISSING") for s, i in FX_EDGE_MISSING)
+    for source in SILVER_KEYS:
+        silver = _silver_ids(spark, fx_edge, source)
+        assert silver == sorted(i for s, i in FX_EDGE_ACCEPTED if s == source), source
+    assert tables.read(spark, fx_edge, tables.silver("fx_rates")).count() == 5
+    assert tables.read(spark, fx_edge, tables.DUPLICATES).count() == 0
+
+
+@pytest.mark.parametrize("source,record_id", sorted(FX_EDGE_ACCEPTED))
+def test_fx_rate_up_to_7_days_older_is_used_exactly(spark, fx_edge, source, record_id):
+    rate, amount_col, amount_usd = FX_EDGE_ACCEPTED[(source, record_id)]
+    rows = tables.read(spark, fx_edge, tables.silver(source)).where(F.col(SILVER_KEYS[source]) == record_id).collect()
+    assert len(rows) == 1, f"{source} {record_id} not accepted exactly once: {rows}"
+    assert (rows[0]["fx_rate_usd"], rows[0][amount_col]) == (Decimal(rate), Decimal(amount_usd))
+
+
+@pytest.mark.parametrize("source,record_id", FX_EDGE_MISSING)
+def test_fx_rate_8_days_older_or_later_is_fx_missing(spark, fx_edge, source, record_id):
+    quarantined, silver = _quarantined(spark, fx_edge), _silver_ids(spark, fx_edge, source)
+    assert (source, record_id, "FX_MISSING") in quarantined
+    assert record_id not in silver
