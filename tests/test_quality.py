@@ -87,7 +87,7 @@ def test_raw_defects_fail_their_bronze_expectations_with_the_right_counts(spark,
 @pytest.fixture(scope="module")
 def clean(spark, tmp_path_factory):
     """Generated data without defects; the last day's shipment events cut to a tenth (a volume drop)."""
-    s = settings_for(tmp_path_factory.mktemp("dq_clean"), "generator.schema_drift_rate=0",
+    s = settings_for(tmp_path_factory.mktemp("dq_clean"), "generator.schema_drift_rate=0", "quality.build_data_docs=true",
                      *[f"generator.defect_rates.{k}=0" for k in ("MALFORMED", "MISSING_REQUIRED", "INVALID_TYPE",
                                                                  "OUT_OF_DOMAIN", "AMOUNT_MISMATCH", "FUTURE_TIMESTAMP",
                                                                  "FX_MISSING", "DUPLICATE", "LATE_PARENT")])
