@@ -35,13 +35,15 @@ demo-olist: setup
 sql: setup
 	$(VENV)/tradelake catalog --shell $(if $(LAKEHOUSE),--set paths.lakehouse=$(LAKEHOUSE))
 
-# The whole suite, as two pytest processes at once (scripts/test.sh says why).
+# The whole suite on two pytest-xdist workers (one per core). Tests that share a costly lakehouse run on
+# the worker that builds it (tests/conftest.py), the costliest groups first.
+PYTEST_PARALLEL := -n 2 --dist loadgroup --no-loadscope-reorder
 test: setup
-	bash scripts/test.sh
+	$(VENV)/python -m pytest $(PYTEST_PARALLEL)
 
-# Everything but the slow end-to-end tests.
+# The inner loop: no end-to-end run, no spark-submit, no cluster.
 test-fast: setup
-	$(VENV)/python -m pytest -m "not slow"
+	$(VENV)/python -m pytest $(PYTEST_PARALLEL) -m "not slow"
 
 submit: setup
 	PYSPARK_PYTHON=$(VENV)/python PYSPARK_DRIVER_PYTHON=$(VENV)/python \

@@ -1,4 +1,12 @@
-"""One Spark session (with Delta) for the whole run; each test gets its own lakehouse folder."""
+"""One Spark session (with Delta) per test process; each test gets its own lakehouse folder; the costly
+lakehouses are built once per run and shared by every test that can read them.
+
+The suite runs on pytest-xdist workers (`make test`: two, `--dist loadgroup`). A session-scoped fixture
+exists once per worker, so every test that uses a shared lakehouse must run on the worker that built it:
+`pytest_collection_modifyitems` below puts it in that lakehouse's xdist group, found from the fixtures
+the test uses (nothing to keep by hand). Every other test is grouped with its own file, whose module-scoped
+fixtures are then built once too. The costly groups are queued first, so that the two workers start on
+them at once (run with `--no-loadscope-reorder`, which keeps this order)."""
 from __future__ import annotations
 
 import os
@@ -12,6 +20,15 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 from tradelake.config import Settings, load_settings  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# CI (.ci/run) sets this: there, a missing ../shared is a failure, not a skip.
+REQUIRE_SHARED = "TRADELAKE_REQUIRE_SHARED"
+
+# fixture -> the xdist group of every test that uses it, costliest first (the order work starts in).
+SHARED_LAKEHOUSES = {
+    "olist_lake": "olist",                # ~780 days of real data through the whole pipeline
+    "orchestration_landing": "orchestration",  # Airflow's spark-submits and the standalone cluster
+    "generated_lake": "generated",        # 420 generated days through the whole pipeline
+}
 
 
 def settings_for(root: Path, *overrides: str) -> Settings:
@@ -20,6 +37,33 @@ def settings_for(root: Path, *overrides: str) -> Settings:
         "test",
         overrides=[f"paths.lakehouse={root}/lakehouse", f"paths.landing={root}/landing", *overrides],
     )
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    groups = list(SHARED_LAKEHOUSES.values())
+    for item in items:
+        group = next((g for f, g in SHARED_LAKEHOUSES.items() if f in item.fixturenames), None)
+        if group is None and item.get_closest_marker("xdist_group") is None:
+            group = item.path.name
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    rank = {g: i for i, g in enumerate(groups)}
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: files keep their order
+
+
+def _group(item) -> str | None:
+    mark = item.get_closest_marker("xdist_group")
+    return mark.args[0] if mark and mark.args else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before any fixture is set up
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("real_data") and not SHARED_DATA.is_dir():
+        message = f"real data not found at {SHARED_DATA} (../shared/data is absent)"
+        if os.environ.get(REQUIRE_SHARED):
+            pytest.fail(f"{message}; {REQUIRE_SHARED} is set (CI): the real-data tests must run")
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +78,30 @@ def spark(tmp_path_factory):
 @pytest.fixture
 def lake(tmp_path) -> Settings:
     return settings_for(tmp_path)
+
+
+# -------------------------------------------------------------------------------------------------
+# The shared lakehouses (each built at its first use, once per run)
+# -------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def olist_lake(spark, tmp_path_factory) -> Settings:
+    """The Olist sample through its adapter and the whole pipeline (tests/olist_lake.py)."""
+    from olist_lake import build
+
+    return build(spark, tmp_path_factory.mktemp("olist"))
+
+
+@pytest.fixture(scope="session")
+def generated_lake(spark, tmp_path_factory):
+    """420 generated days through the whole pipeline, in two halves (tests/generated_lake.py)."""
+    from generated_lake import build
+
+    return build(spark, tmp_path_factory.mktemp("generated"))
+
+
+@pytest.fixture(scope="session")
+def orchestration_landing(spark, tmp_path_factory) -> Path:
+    """The tiny generated landing zone the spark-submitted runs read (tests/orchestration_support.py)."""
+    import orchestration_support as osup
+
+    return osup.tiny_landing(spark, tmp_path_factory)

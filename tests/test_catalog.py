@@ -18,7 +18,6 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from conftest import settings_for
-from olist_lake import SKIP, olist_lake
 from tradelake import catalog, cli, tables
 from tradelake import spark as spark_module
 from tradelake.spark import catalog_conf, session_conf
@@ -30,8 +29,8 @@ SCORECARD = tables.GOLD["supplier_scorecard"]
 # The Olist lakehouse (built once per run, shared with test_real_data): every layer, two years of gold.
 
 @pytest.fixture(scope="module")
-def lake(spark, tmp_path_factory):
-    return olist_lake(spark, tmp_path_factory)
+def lake(olist_lake):
+    return olist_lake
 
 
 def versions(settings) -> dict[str, int]:
@@ -84,7 +83,6 @@ def test_sessions_take_turns_on_the_metastore(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.real_data
-@SKIP
 def test_register_names_every_table_with_its_comments(spark, lake):
     entries = catalog.register(spark, lake)
     created = [t for t in tables.all_tables() if DeltaTable.isDeltaTable(spark, t.path(lake))]
@@ -103,7 +101,6 @@ def test_register_names_every_table_with_its_comments(spark, lake):
 
 @pytest.mark.slow
 @pytest.mark.real_data
-@SKIP
 def test_register_again_changes_nothing(spark, lake):
     catalog.register(spark, lake)
     before = versions(lake)
@@ -114,7 +111,6 @@ def test_register_again_changes_nothing(spark, lake):
 
 @pytest.mark.slow
 @pytest.mark.real_data
-@SKIP
 def test_lost_comments_are_put_back_from_the_declarations(spark, lake):
     catalog.register(spark, lake)
     spark.sql("ALTER TABLE gold.supplier_scorecard ALTER COLUMN otif_rate_90d COMMENT 'edited by hand'")
@@ -128,7 +124,6 @@ def test_lost_comments_are_put_back_from_the_declarations(spark, lake):
 
 @pytest.mark.slow
 @pytest.mark.real_data
-@SKIP
 def test_names_follow_the_lakehouse_and_data_is_never_touched(spark, lake, tmp_path):
     other = settings_for(tmp_path)
     tables.ensure_table(spark, other, tables.RUNS)
@@ -145,7 +140,6 @@ def test_names_follow_the_lakehouse_and_data_is_never_touched(spark, lake, tmp_p
 
 @pytest.mark.slow
 @pytest.mark.real_data
-@SKIP
 def test_a_pipeline_run_registers_the_tables(spark, lake):
     """`tradelake run ...` ends with the registration (catalog.register): here a re-run of the last day's
     ingest, which finds nothing new."""
@@ -164,7 +158,6 @@ def test_a_pipeline_run_registers_the_tables(spark, lake):
 
 @pytest.mark.slow
 @pytest.mark.real_data
-@SKIP
 def test_the_catalog_persists_for_new_sessions_and_the_sql_shell(spark, lake):
     """`tradelake catalog --shell -e SQL` (what `make sql` runs) registers the tables in the lakehouse's
     Derby metastore, stops its Spark application, and runs spark-sql: a new application, whose session

@@ -80,8 +80,9 @@ def hide_editable_install(folder: Path, report: Path) -> dict[str, str]:
     return {"PYTHONPATH": str(folder)}
 
 
-def test_the_daily_pipeline_on_a_standalone_cluster_equals_local_mode(spark, cluster, tmp_path_factory):
-    landing = osup.tiny_landing(spark, tmp_path_factory)
+def test_the_daily_pipeline_on_a_standalone_cluster_equals_local_mode(spark, cluster, orchestration_landing,
+                                                                     tmp_path_factory):
+    landing = orchestration_landing
     zip_path = osup.package_zip(tmp_path_factory)
     root = cluster.root
     day = osup.DAY.isoformat()

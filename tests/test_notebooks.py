@@ -9,7 +9,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from olist_lake import SKIP, olist_lake
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # notebook -> the charts (image/png outputs) it must render on that lakehouse, and whether it
@@ -35,13 +34,12 @@ def test_stored_without_outputs(name):
 
 
 @pytest.fixture(scope="module")
-def lake(spark, tmp_path_factory):
-    return olist_lake(spark, tmp_path_factory)
+def lake(olist_lake):
+    return olist_lake
 
 
 @pytest.mark.slow
 @pytest.mark.real_data
-@SKIP
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_notebook_runs_and_draws(lake, name, monkeypatch):
     from nbclient import NotebookClient

@@ -12,17 +12,16 @@ import pyarrow.compute as pc
 import pytest
 from pyspark.sql import functions as F
 
-from olist_lake import SKIP, olist_lake
 from tradelake import analysis, tables
 
 # On the Olist lakehouse (built once per run, shared with test_real_data): two years of every gold table.
-pytestmark = [pytest.mark.slow, pytest.mark.real_data, SKIP]
+pytestmark = [pytest.mark.slow, pytest.mark.real_data]
 GOLD = [t.name for t in tables.GOLD_TABLES]
 
 
 @pytest.fixture(scope="module")
-def lake(spark, tmp_path_factory):
-    return olist_lake(spark, tmp_path_factory)
+def lake(olist_lake):
+    return olist_lake
 
 
 def _plain(t: pa.Table) -> pa.Table:

@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 from chispa import assert_df_equality
 
-from olist_lake import SKIP, olist_lake
 from tradelake import cli, tables
 from tradelake.gold.training import join_labels
 
@@ -36,13 +35,12 @@ def test_join_keeps_only_labelled_rows_and_adds_the_label(spark):
 
 
 @pytest.fixture(scope="module")
-def lake(spark, tmp_path_factory):
-    return olist_lake(spark, tmp_path_factory)
+def lake(olist_lake):
+    return olist_lake
 
 
 @pytest.mark.slow
 @pytest.mark.real_data
-@SKIP
 def test_cli_writes_the_join_of_the_gold_tables(spark, lake, tmp_path, capsys):
     """On the Olist lakehouse: the CLI's Parquet output equals the same join done by DuckDB over the gold
     tables read with deltalake (no Spark), row for row, and its printed summary describes it."""
