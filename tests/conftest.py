@@ -52,6 +52,14 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: files keep their order
 
 
+def pytest_collection_finish(session):
+    """On an xdist worker with --dist loadgroup, xdist must have put each group into its tests' node ids (how
+    its scheduler sees groups); pytest 9.2 silently broke that (pytest-dev/pytest-xdist#1386), which would
+    build every shared lakehouse once per worker. Stop instead."""
+    if getattr(session.config.option, "loadgroup", False) and any("@" not in item.nodeid for item in session.items):
+        raise pytest.UsageError("pytest-xdist did not apply the xdist_group marks (see pyproject.toml: pytest<9.2)")
+
+
 def _group(item) -> str | None:
     mark = item.get_closest_marker("xdist_group")
     return mark.args[0] if mark and mark.args else None
