@@ -25,8 +25,8 @@ REQUIRE_SHARED = "TRADELAKE_REQUIRE_SHARED"
 
 # fixture -> the xdist group of every test that uses it, costliest first (the order work starts in).
 SHARED_LAKEHOUSES = {
+    "orchestration_landing": "orchestration",  # Airflow's 14 spark-submits, maintenance, the standalone cluster
     "olist_lake": "olist",                # ~780 days of real data through the whole pipeline
-    "orchestration_landing": "orchestration",  # Airflow's spark-submits and the standalone cluster
     "generated_lake": "generated",        # 420 generated days through the whole pipeline
 }
 
@@ -41,15 +41,21 @@ def settings_for(root: Path, *overrides: str) -> Settings:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    groups = list(SHARED_LAKEHOUSES.values())
+    """A file goes whole into the group of the first shared lakehouse one of its tests uses (its module
+    fixtures are then built once), else into a group of its own. Order: the costly groups first; inside one,
+    the tests that use its lakehouse first and the others last - xdist hands a worker its next group when
+    two tests of the current one are left, so those two should be quick."""
+    shared: dict = {}
     for item in items:
         group = next((g for f, g in SHARED_LAKEHOUSES.items() if f in item.fixturenames), None)
-        if group is None and item.get_closest_marker("xdist_group") is None:
-            group = item.path.name
         if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-    rank = {g: i for i, g in enumerate(groups)}
-    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: files keep their order
+            shared.setdefault(item.path, group)
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(shared.get(item.path, item.path.name)))
+    rank = {g: i for i, g in enumerate(SHARED_LAKEHOUSES.values())}
+    items.sort(key=lambda item: (rank.get(_group(item), len(rank)),
+                                 not any(f in item.fixturenames for f in SHARED_LAKEHOUSES)))  # stable sort
 
 
 def pytest_collection_finish(session):

@@ -5,7 +5,7 @@ transactions, two halves):
   deltalake, tradelake.crosscheck), feature by feature - within 1e-6 relative, quantiles within 1% - on
   dates where records have left every window, the 365-day ones included, and on labels with defaults;
 - a past snapshot recomputed after more data has arrived is unchanged, its default labels included;
-- daily incremental steps give exactly what a one-pass computation of the same dates gives;
+- a daily incremental step gives exactly what a one-pass computation of the same date gives;
 - re-running a day changes nothing.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ _slice = gold_slice
 
 @pytest.fixture(scope="module")
 def lake(generated_lake):
-    return generated_lake.settings, generated_lake.mid_before, generated_lake.steps
+    return generated_lake.settings, generated_lake.mid_before, generated_lake.step
 
 
 def test_the_data_is_big_enough(spark, lake):
@@ -40,10 +40,10 @@ def test_the_data_is_big_enough(spark, lake):
     assert n >= TRANSACTIONS * 0.97  # a few are quarantined
 
 
-def test_daily_steps_were_incremental_and_equal_one_pass(spark, lake):
-    s, _, steps = lake
-    assert steps == ["daily", "daily"]
-    first, last = MID + dt.timedelta(days=1), MID + dt.timedelta(days=2)
+def test_a_daily_step_was_incremental_and_equals_one_pass(spark, lake):
+    s, _, step = lake
+    assert step == "daily"
+    first = last = MID + dt.timedelta(days=1)
     gold, _, _ = compute.compute_range(read_silver(spark, s), first, last)
     for name in GOLD[:4]:
         t = tables.GOLD[name]
@@ -83,7 +83,7 @@ def test_spark_equals_duckdb_feature_by_feature(spark, lake):
     s, _, _ = lake
     # From the first weeks to 55 days after the first orders left the 365-day windows; labels from the start
     # to the last date that has them (LAST - 180).
-    dates = [FIRST + dt.timedelta(days=45), MID, MID + dt.timedelta(days=2), FIRST + dt.timedelta(days=380), LAST]
+    dates = [FIRST + dt.timedelta(days=45), MID, MID + dt.timedelta(days=1), FIRST + dt.timedelta(days=380), LAST]
     label_dates = [FIRST + dt.timedelta(days=19), MID - dt.timedelta(days=180), FIRST + dt.timedelta(days=150),
                    LAST - dt.timedelta(days=180)]
     duck = compute_features(s.lakehouse_root, dates, label_dates=label_dates)
