@@ -425,8 +425,8 @@ def _killer(airflow: subprocess.Popen, log: Path, lakehouse: Path, seen: dict) -
 
 
 @pytest.fixture(scope="module")
-def daily_run(spark, tmp_path_factory):
-    landing = osup.tiny_landing(spark, tmp_path_factory)
+def daily_run(spark, orchestration_landing, tmp_path_factory):
+    landing = orchestration_landing
     zip_path = osup.package_zip(tmp_path_factory)
     hold_jar = hold_commit_jar(tmp_path_factory)
     root = tmp_path_factory.mktemp("airflow-e2e")
@@ -441,6 +441,7 @@ def daily_run(spark, tmp_path_factory):
             TRADELAKE__PATHS__LANDING=str(landing),
             TRADELAKE__AIRFLOW__PY_FILES=str(zip_path),
             TRADELAKE__AIRFLOW__RETRIES="1",
+            TRADELAKE__QUALITY__BUILD_DATA_DOCS="true",  # the maintenance test prunes their pages
             TRADELAKE__AIRFLOW__RETRY_DELAY_MINUTES="0.02",
             TRADELAKE__AIRFLOW__JARS=",".join([*submit.delta_jars(load_settings("test")), str(hold_jar)]),
             TRADELAKE__AIRFLOW__SPARK_CONF=json.dumps({**test_conf, "spark.delta.logStore.file.impl": HOLD_LOGSTORE}),
@@ -614,6 +615,7 @@ def osup_run_time(name: str) -> bool:
 
 @pytest.mark.slow
 def test_maintenance_optimizes_vacuums_reports_and_prunes(spark, daily_run, tmp_path, monkeypatch):
+    import deltalake
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
@@ -651,9 +653,25 @@ def test_maintenance_optimizes_vacuums_reports_and_prunes(spark, daily_run, tmp_
     last = DeltaTable.forPath(spark, ledger_path).history(1).first()
     assert last["operation"] == "OPTIMIZE" and "event_day" in last["operationParameters"]["zOrderBy"]
 
+    # VACUUM must have something to delete for "nothing lost" to mean anything: the killed attempts' files
+    # (written, never committed), made 8 days old - beyond the 168 hours it keeps. The files OPTIMIZE has just
+    # replaced are as unreferenced, but recent: they stay (time travel to the last 7 days still works).
+    stale = [daily_run.lakehouse / table / f for task, table in KILLED.items() for f in daily_run.killed[task]["uncommitted"]]
+    assert stale and all(p.exists() for p in stale)
+    eight_days_ago = time.time() - 8 * 86400
+    for p in stale:
+        os.utime(p, (eight_days_ago, eight_days_ago))
+    replaced = _parquet_files(Path(ledger_path)) - _committed_files(Path(ledger_path))
+    assert len(replaced) >= 3  # the 3 compacted (and the files the rearranging overwrite replaced)
     vacuumed = maintenance.run("vacuum", s, day, spark)
     assert {r["retention_hours"] for r in vacuumed} == {168} and len(vacuumed) == len(optimized) + len(tables.STAGED)
-    # publish still finds staging at the version that was validated; nothing was lost
+    assert [p for p in stale if p.exists()] == []
+    assert replaced <= _parquet_files(Path(ledger_path))
+    # every file of every table's current version is still there; publish still finds staging at the version
+    # that was validated; nothing was lost
+    for t in maintenance.maintained_tables(spark, s, True):
+        missing = [u for u in deltalake.DeltaTable(t.path(s)).file_uris() if not Path(u.removeprefix("file://")).exists()]
+        assert missing == [], t.qualified
     assert staged_versions() == validated
     assert contents == {t.qualified: tables.read(spark, s, t).count() for t in some}
     # a retention other than Delta's default becomes the tables' property (VACUUM's RETAIN alone is ignored);
