@@ -3,10 +3,10 @@ lakehouses are built once per run and shared by every test that can read them.
 
 The suite runs on pytest-xdist workers (`make test`: two, `--dist loadgroup`). A session-scoped fixture
 exists once per worker, so every test that uses a shared lakehouse must run on the worker that built it:
-`pytest_collection_modifyitems` below puts it in that lakehouse's xdist group, found from the fixtures
-the test uses (nothing to keep by hand). Every other test is grouped with its own file, whose module-scoped
-fixtures are then built once too. The costly groups are queued first, so that the two workers start on
-them at once (run with `--no-loadscope-reorder`, which keeps this order)."""
+`pytest_collection_modifyitems` below puts its file in that lakehouse's xdist group, found from the
+fixtures the tests use (nothing to keep by hand). Every other file is a group of its own, so that its
+module-scoped fixtures are built once too. The costly groups are queued first, so that the two workers
+start on them at once (run with `--no-loadscope-reorder`, which keeps this order)."""
 from __future__ import annotations
 
 import os

@@ -139,13 +139,18 @@ def build_landing(settings):
     ])
 
 
-@pytest.fixture(scope="module")
-def lakehouse(spark, tmp_path_factory):
-    settings = settings_for(tmp_path_factory.mktemp("reasons"))
-    build_landing(settings)
+def one_day_lakehouse(spark, root, build):
+    """A lakehouse with the landing `build` writes for day D, ingested and through silver."""
+    settings = settings_for(root)
+    build(settings)
     runner.run_ingest(spark, settings, D)
     runner.run_silver(spark, settings, D)
     return settings
+
+
+@pytest.fixture(scope="module")
+def lakehouse(spark, tmp_path_factory):
+    return one_day_lakehouse(spark, tmp_path_factory.mktemp("reasons"), build_landing)
 
 
 def test_every_reason_code_is_covered():
@@ -270,11 +275,7 @@ def build_fx_edge_landing(settings):
 
 @pytest.fixture(scope="module")
 def fx_edge(spark, tmp_path_factory):
-    settings = settings_for(tmp_path_factory.mktemp("fx_edge"))
-    build_fx_edge_landing(settings)
-    runner.run_ingest(spark, settings, D)
-    runner.run_silver(spark, settings, D)
-    return settings
+    return one_day_lakehouse(spark, tmp_path_factory.mktemp("fx_edge"), build_fx_edge_landing)
 
 
 def _silver_ids(spark, settings, source):
