@@ -6,7 +6,6 @@ The suite's own session keeps names in memory (conf/test.yaml): the persistent c
 processes of its own."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import subprocess

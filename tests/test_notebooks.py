@@ -3,7 +3,6 @@ against the Olist lakehouse (small - 8,000 orders - but two years long, so that 
 built once per run and shared with test_real_data), with no error and with their charts rendered."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
