@@ -1,7 +1,9 @@
 """Four hand-built days: orphans accepted once their parent arrives (a supplier -> transaction ->
 payment/shipment -> event chain), SCD2 history with a version arriving out of order, point-in-time
 (as-of) reads, a unique key reused, an exact duplicate. The expected values were worked out by hand
-from sources.md. The same days processed day by day and in one pass give identical tables."""
+from sources.md. The same days processed day by day and in one pass give identical tables (slow: four more
+runs). Silver only: the features of history like this are tested on the generated lakehouse (daily = one pass,
+Spark = DuckDB), so these days stop at silver."""
 from __future__ import annotations
 
 import datetime as dt
@@ -48,7 +50,7 @@ def build_landing(s):
 def one_pass(spark, tmp_path_factory):
     s = settings_for(tmp_path_factory.mktemp("one_pass"))
     build_landing(s)
-    runner.run_all(spark, s, D1, D4, jobs=("ingest", "silver", "features"))
+    runner.run_all(spark, s, D1, D4, jobs=("ingest", "silver"))
     return s
 
 
@@ -56,7 +58,7 @@ def one_pass(spark, tmp_path_factory):
 def day_by_day(spark, tmp_path_factory):
     s = settings_for(tmp_path_factory.mktemp("daily"))
     build_landing(s)
-    runner.run_all(spark, s, D1, D4, jobs=("ingest", "silver", "features"), days_per_pass=1)
+    runner.run_all(spark, s, D1, D4, jobs=("ingest", "silver"), days_per_pass=1)
     return s
 
 
@@ -147,6 +149,7 @@ def _content(spark, settings, table):
     return df.select(*[c for c in df.columns if c not in volatile])
 
 
+@pytest.mark.slow  # four more days through the pipeline, one at a time
 def test_one_pass_equals_day_by_day(spark, one_pass, day_by_day):
     for t in [tables.silver(s) for s in SOURCE_ORDER] + [tables.QUARANTINE, tables.DUPLICATES, tables.ACCOUNTING]:
         a, b = _content(spark, one_pass, t), _content(spark, day_by_day, t)

@@ -20,6 +20,7 @@ VENV_BIN = Path(sys.executable).parent
 D1, D2 = dt.date(2026, 3, 2), dt.date(2026, 3, 3)
 
 
+@pytest.mark.slow  # ingest and silver runs on a lakehouse of their own
 def test_days_must_be_processed_in_order(spark, tmp_path):
     s = settings_for(tmp_path)
     for d in (D1, D2):
@@ -33,6 +34,7 @@ def test_days_must_be_processed_in_order(spark, tmp_path):
     assert [r["job"] for r in failed] == ["silver"] and "ProcessingOrderError" in failed[0]["message"]
 
 
+@pytest.mark.slow  # ingest and silver runs on a lakehouse of their own
 def test_a_landing_file_changed_after_ingest_is_an_error(spark, tmp_path):
     s = settings_for(tmp_path)
     path = lb.write(s, "fx_rates", D1, [lb.fx("2026-03-02", "USD", "1")])

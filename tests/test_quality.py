@@ -61,6 +61,7 @@ def test_suites_are_derived_from_contracts_and_feature_ranges(tmp_path):
 # -------------------------------------------------------------------------------------------------
 # Hand-built raw defects: the bronze warnings count exactly them
 # -------------------------------------------------------------------------------------------------
+@pytest.mark.slow  # generated days through the pipeline
 def test_raw_defects_fail_their_bronze_expectations_with_the_right_counts(spark, lake):
     good = [lb.txn(f"T{i}") for i in range(5)]
     bad = [lb.txn("T-S1", status="SHIPPED"), lb.txn("T-S2", status="LOST"), lb.txn("T-Q", quantity="three"),
@@ -103,6 +104,7 @@ def clean(spark, tmp_path_factory):
     return s, first, last
 
 
+@pytest.mark.slow  # generated days through the pipeline
 def test_a_clean_day_passes_everything(spark, clean):
     s, _, last = clean
     day = last - dt.timedelta(days=1)
@@ -113,6 +115,7 @@ def test_a_clean_day_passes_everything(spark, clean):
         assert checked, "the volume of the day was compared with its history"
 
 
+@pytest.mark.slow  # generated days through the pipeline
 def test_a_volume_drop_is_flagged(spark, clean):
     s, _, last = clean
     outcome = runner.run_validate(spark, s, "bronze", last, last)
@@ -121,6 +124,7 @@ def test_a_volume_drop_is_flagged(spark, clean):
     assert outcome.failures == []
 
 
+@pytest.mark.slow  # generated days through the pipeline
 def test_gold_failing_validation_is_not_published(spark, clean):
     s, _, last = clean
     day = last - dt.timedelta(days=1)
@@ -149,6 +153,7 @@ def test_gold_failing_validation_is_not_published(spark, clean):
     assert after["otif_rate_90d"].max() <= 1.0
 
 
+@pytest.mark.slow  # generated days through the pipeline
 def test_data_docs_list_the_suites_in_headless_chromium(spark, clean, tmp_path):
     s, _, _ = clean
     index = Path(s.data_docs_dir) / "index.html"
