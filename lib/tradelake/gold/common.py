@@ -56,8 +56,8 @@ def entity_totals(totals: Totals, components: list[Component], entity: str) -> D
     mine = [c for c in components if c.entity == entity and c.sub is None]
     fams = sorted({c.family for c in mine})
     parts = [
-        totals.of(f).select("entity_id", "as_of_date", *[
-            (F.col(c.name) if c.family == f else F.lit(None)).cast(c.dtype).alias(c.name) for c in mine
+        totals.of(f).selectExpr("entity_id", "as_of_date", *[  # SQL text: one Py4J call (ledger._widen)
+            f"CAST({f'`{c.name}`' if c.family == f else 'NULL'} AS {c.dtype.simpleString()}) AS `{c.name}`" for c in mine
         ])
         for f in fams
     ]

@@ -123,18 +123,24 @@ def ledger_schema(components: list[Component]) -> T.StructType:
     )
 
 
-def _nonzero(cols: list[Column]) -> Column:
-    # One comparison, not a chain of ORs: the optimizer's constraint propagation explodes on long
-    # disjunctions repeated across a union of wide frames.
-    if len(cols) == 1:
-        return F.coalesce(cols[0] != 0, F.lit(False))
-    return F.greatest(*[F.abs(F.coalesce(c.cast("double"), F.lit(0.0))) for c in cols]) > 0
+def _nonzero(names: list[str]) -> Column:
+    """Some of the columns `names` is not 0. One comparison, not a chain of ORs: the optimizer's constraint
+    propagation explodes on long disjunctions repeated across a union of wide frames. SQL text: one Py4J
+    call, not four per column (see _widen)."""
+    if len(names) == 1:
+        return F.expr(f"coalesce(`{names[0]}` != 0, false)")
+    return F.expr("greatest(" + ", ".join(f"abs(coalesce(CAST(`{n}` AS double), 0D))" for n in names) + ") > 0")
 
 
 def _widen(df: DataFrame, components: list[Component], fixed: list[str]) -> DataFrame:
-    """All component columns, null where the frame does not carry them."""
-    return df.select(*fixed, *[
-        (F.col(c.name) if c.name in df.columns else F.lit(None)).cast(c.dtype).alias(c.name) for c in components
+    """All component columns, null where the frame does not carry them. As SQL text, parsed in the JVM in
+    one call: built from Column objects, the same projection costs four Py4J round trips per component,
+    and the daily step widens some thirty frames of 65 components (measured: 0.16-0.19 s a call, 0.02-0.03 s
+    as text)."""
+    have = set(df.columns)
+    return df.selectExpr(*[f"`{c}`" for c in fixed], *[
+        f"CAST({f'`{c.name}`' if c.name in have else 'NULL'} AS {c.dtype.simpleString()}) AS `{c.name}`"
+        for c in components
     ])
 
 
@@ -169,7 +175,7 @@ def ledger_families(states: DataFrame, fact: str, components: list[Component]) -
             .groupBy(*LEDGER_FIXED)
             .agg(*[F.sum(c.name).cast(c.dtype).alias(c.name) for c in comps])
         )
-        out[family] = summed.where(_nonzero([F.col(c.name) for c in comps]))
+        out[family] = summed.where(_nonzero([c.name for c in comps]))
     return out
 
 
@@ -324,7 +330,7 @@ def series(ledger: DataFrame | Mapping[str, DataFrame], components: list[Compone
             rows.select(*fixed, F.explode(F.array(*steps)).alias("s"))
             .where(F.col("s").isNotNull() & (F.col("s.day") <= F.lit(last)))
             .select(*fixed, "s.*")
-            .where(_nonzero([F.col(c.name) for c in comps]))
+            .where(_nonzero([c.name for c in comps]))
             .groupBy(*fixed, "day")
             .agg(*[F.sum(c.name).alias(c.name) for c in comps])
         )
@@ -336,7 +342,7 @@ def series(ledger: DataFrame | Mapping[str, DataFrame], components: list[Compone
                          F.lit(0)).cast(c.dtype).alias(c.name)
               for c in comps],
         )
-        out[family] = running.where(_nonzero([F.col(c.name) for c in comps])).where(
+        out[family] = running.where(_nonzero([c.name for c in comps])).where(
             overlaps("day", "next_day", first, last))
     return Totals.from_held(out, first, last)
 
@@ -389,11 +395,11 @@ def advance(previous: Totals, ledger: DataFrame, components: list[Component], da
             deltas.append(F.coalesce(change, F.lit(0)).cast(c.dtype).alias(c.name))
         names = [c.name for c in comps]
         mine = F.col("family") == F.lit(family)
-        changes = ledger.where(mine).select(*fixed, *deltas).where(_nonzero([F.col(n) for n in names]))
+        changes = ledger.where(mine).select(*fixed, *deltas).where(_nonzero(names))
         before = before_all.where(mine).select(*fixed, *names)
         summed = changes.unionByName(before).groupBy(*fixed).agg(
             *[F.sum(c.name).cast(c.dtype).alias(c.name) for c in comps])
-        parts.append(_widen(summed.where(_nonzero([F.col(n) for n in names])), components, fixed))
+        parts.append(_widen(summed.where(_nonzero(names)), components, fixed))
     wide = reduce(DataFrame.unionByName, parts).select(
         *fixed, F.lit(day).alias("as_of_date"), *[c.name for c in components])
     return Totals.from_wide(wide, components)
