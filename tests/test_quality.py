@@ -61,7 +61,7 @@ def test_suites_are_derived_from_contracts_and_feature_ranges(tmp_path):
 # -------------------------------------------------------------------------------------------------
 # Hand-built raw defects: the bronze warnings count exactly them
 # -------------------------------------------------------------------------------------------------
-@pytest.mark.slow  # generated days through the pipeline
+@pytest.mark.slow  # a lakehouse of its own through ingest, silver and validation
 def test_raw_defects_fail_their_bronze_expectations_with_the_right_counts(spark, lake):
     good = [lb.txn(f"T{i}") for i in range(5)]
     bad = [lb.txn("T-S1", status="SHIPPED"), lb.txn("T-S2", status="LOST"), lb.txn("T-Q", quantity="three"),

@@ -9,7 +9,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from tradelake.gold.ledger import Component, SubKey, Totals, held_dates, overlaps
+from tradelake.gold.ledger import Component, SubKey, Totals, component_sql, held_dates, overlaps
 
 DOUBLE = T.DoubleType()
 LONG = T.LongType()
@@ -56,9 +56,8 @@ def entity_totals(totals: Totals, components: list[Component], entity: str) -> D
     mine = [c for c in components if c.entity == entity and c.sub is None]
     fams = sorted({c.family for c in mine})
     parts = [
-        totals.of(f).selectExpr("entity_id", "as_of_date", *[  # SQL text: one Py4J call (ledger._widen)
-            f"CAST({f'`{c.name}`' if c.family == f else 'NULL'} AS {c.dtype.simpleString()}) AS `{c.name}`" for c in mine
-        ])
+        # SQL text: one Py4J call (ledger._widen)
+        totals.of(f).selectExpr("entity_id", "as_of_date", *[component_sql(c, c.family == f) for c in mine])
         for f in fams
     ]
     return (

@@ -138,10 +138,12 @@ def _widen(df: DataFrame, components: list[Component], fixed: list[str]) -> Data
     and the daily step widens some thirty frames of 65 components (measured: 0.16-0.19 s a call, 0.02-0.03 s
     as text)."""
     have = set(df.columns)
-    return df.selectExpr(*[f"`{c}`" for c in fixed], *[
-        f"CAST({f'`{c.name}`' if c.name in have else 'NULL'} AS {c.dtype.simpleString()}) AS `{c.name}`"
-        for c in components
-    ])
+    return df.selectExpr(*[f"`{c}`" for c in fixed], *[component_sql(c, c.name in have) for c in components])
+
+
+def component_sql(c: Component, present: bool) -> str:
+    """SQL text of component `c` in its type: the column when the frame carries it, else a typed null."""
+    return f"CAST({f'`{c.name}`' if present else 'NULL'} AS {c.dtype.simpleString()}) AS `{c.name}`"
 
 
 # -------------------------------------------------------------------------------------------------
