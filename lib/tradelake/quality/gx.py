@@ -8,6 +8,7 @@ declarations.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ SEVERITY = {FAIL: "critical", "warn": "warning"}
 # Counts and percentages, without lists of unexpected values (each list costs a Spark job per
 # expectation; the quarantine and the tables themselves show the rows).
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
+FINGERPRINT = "tradelake_fingerprint"  # suite meta: a hash of the declarations it was registered from
 
 
 def _expectation(rule: Rule, index: int):
@@ -56,7 +58,10 @@ class Project:
                 "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": settings.data_docs_dir},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             })
-        self.datasource = self.context.data_sources.add_or_update_spark(name=DATASOURCE)
+        try:  # kept with its assets (replacing it would drop them, and the checkpoints that use them)
+            self.datasource = self.context.data_sources.get(DATASOURCE)
+        except (KeyError, LookupError, ValueError):
+            self.datasource = self.context.data_sources.add_spark(name=DATASOURCE)
         self.results: list = []  # identifiers of the validation results of this session
 
 
@@ -70,16 +75,32 @@ class Project:
         except (KeyError, LookupError, ValueError):
             return asset.add_batch_definition_whole_dataframe("whole")
 
+    def _checkpoint(self, suite: Suite):
+        """The suite's checkpoint, registered (suite, validation definition, checkpoint) only when the
+        stored one was built from other declarations: registering costs seconds per suite (Great
+        Expectations compares the expectations pairwise), looking one up milliseconds."""
+        expectations = [_expectation(r, i) for i, r in enumerate(suite.rules)]
+        fingerprint = hashlib.sha256(json.dumps(
+            [suite.name, RESULT_FORMAT, [e.configuration.to_json_dict() for e in expectations]],
+            sort_keys=True, default=str).encode()).hexdigest()
+        try:
+            stored = self.context.checkpoints.get(suite.name)
+            (definition,) = stored.validation_definitions
+            if definition.suite.meta.get(FINGERPRINT) == fingerprint:
+                return stored
+        except Exception:  # noqa: BLE001 - absent or unreadable: registered again below
+            pass
+        gx_suite = self.context.suites.add_or_update(
+            gx.ExpectationSuite(name=suite.name, expectations=expectations, meta={FINGERPRINT: fingerprint}))
+        definition = self.context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=suite.name, data=self._batch_definition(suite.name), suite=gx_suite))
+        return self.context.checkpoints.add_or_update(
+            gx.Checkpoint(name=suite.name, validation_definitions=[definition], result_format=RESULT_FORMAT))
+
     def validate(self, suite: Suite, frame: DataFrame, run_name: str) -> list[dict]:
         """Validate `frame` against `suite`; the results are stored (for Data Docs) and returned as
         one dict per expectation (the columns of ops.dq_results that Great Expectations knows)."""
-        gx_suite = gx.ExpectationSuite(name=suite.name,
-                                       expectations=[_expectation(r, i) for i, r in enumerate(suite.rules)])
-        gx_suite = self.context.suites.add_or_update(gx_suite)
-        definition = self.context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=suite.name, data=self._batch_definition(suite.name), suite=gx_suite))
-        checkpoint = self.context.checkpoints.add_or_update(
-            gx.Checkpoint(name=suite.name, validation_definitions=[definition], result_format=RESULT_FORMAT))
+        checkpoint = self._checkpoint(suite)
         result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name))
         self.results.extend(result.run_results)
         rows = []
