@@ -99,7 +99,10 @@ def test_the_daily_pipeline_on_a_standalone_cluster_equals_local_mode(spark, clu
     on_cluster = load_settings("cluster", environ={**os.environ, **env}, overrides=[
         f"paths.lakehouse={root}/cluster-lakehouse", f"paths.landing={landing}"])
     sub = osup.job_submission(on_cluster, zip_path, "run_all", ["--from", day, "--to", day],
-                              "spark.shuffle_partitions=2", "spark.driver_memory=1g",
+                              # sized to a tiny day, as in local mode: cluster.yaml's 50 partitions for
+                              # reading a Delta log made 11,600 tasks of one day's run (707 s in CI)
+                              "spark.shuffle_partitions=2", "spark.conf.spark.databricks.delta.snapshotPartitions=2",
+                              "spark.driver_memory=1g",
                               "spark.conf.spark.executor.memory=1g", "spark.conf.spark.executor.cores=1",
                               f"spark.conf.spark.executor.extraJavaOptions={osup.SUBMIT_CONF['spark.driver.extraJavaOptions']}",
                               "quality.build_data_docs=false")
