@@ -376,28 +376,29 @@ def advance(previous: Totals, ledger: DataFrame, components: list[Component], da
     rows through the shuffle); the families are then laid side by side in one wide frame (a projection)
     and computed in one Spark job."""
     prev_day = day - dt.timedelta(days=1)
-    d, k = F.col("event_day"), F.col("known_day")
     fixed = ["family", "entity_id", "sub_key"]
     before_all = previous.wide(components).where(F.col("as_of_date") == F.lit(prev_day))
     parts = []
     for family, comps in families(components).items():
+        # SQL text (one Py4J call for the projection, see _widen): a component's change on `day` is its
+        # value where the row starts counting that day, minus it where it stops.
         deltas = []
         for c in comps:
-            enter = F.greatest(F.date_add(d, c.start), k)
+            enter = f"greatest(date_add(event_day, {c.start}), known_day)"
 
-            def counts_on(x: dt.date, enter=enter, c=c) -> Column:
-                inside = enter <= F.lit(x)
+            def counts_on(x: dt.date, enter=enter, c=c) -> str:
+                inside = f"{enter} <= DATE'{x.isoformat()}'"
                 if c.end is not None:
-                    inside = inside & (F.lit(x) < F.date_add(d, c.end))
-                return inside
+                    inside += f" AND DATE'{x.isoformat()}' < date_add(event_day, {c.end})"
+                return f"({inside})"
 
-            change = F.when(counts_on(day) & ~counts_on(prev_day), F.col(c.name)).when(
-                ~counts_on(day) & counts_on(prev_day), -F.col(c.name)
-            )
-            deltas.append(F.coalesce(change, F.lit(0)).cast(c.dtype).alias(c.name))
+            now, before = counts_on(day), counts_on(prev_day)
+            change = (f"CASE WHEN {now} AND NOT {before} THEN `{c.name}` "
+                      f"WHEN NOT {now} AND {before} THEN -`{c.name}` END")
+            deltas.append(f"CAST(coalesce({change}, 0) AS {c.dtype.simpleString()}) AS `{c.name}`")
         names = [c.name for c in comps]
         mine = F.col("family") == F.lit(family)
-        changes = ledger.where(mine).select(*fixed, *deltas).where(_nonzero(names))
+        changes = ledger.where(mine).selectExpr(*fixed, *deltas).where(_nonzero(names))
         before = before_all.where(mine).select(*fixed, *names)
         summed = changes.unionByName(before).groupBy(*fixed).agg(
             *[F.sum(c.name).cast(c.dtype).alias(c.name) for c in comps])
