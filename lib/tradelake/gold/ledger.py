@@ -287,10 +287,33 @@ class Totals:
 
     @staticmethod
     def from_wide(df: DataFrame, components: list[Component]) -> "Totals":
-        return Totals({
-            f: df.where(F.col("family") == f).select("entity_id", "sub_key", "as_of_date", *[c.name for c in cs])
-            for f, cs in families(components).items()
-        }, wide=df, components=components)
+        fams = families(components)
+
+        def narrow(f: str) -> DataFrame:
+            return df.where(F.col("family") == f).select("entity_id", "sub_key", "as_of_date", *[c.name for c in fams[f]])
+
+        return Totals(_OnDemand(list(fams), narrow), wide=df, components=components)
+
+
+class _OnDemand(Mapping):
+    """family -> frame, each made when first asked for: deriving a frame from a large plan costs its analysis
+    (tenths of a second), and a day's totals are mostly checkpointed before anyone reads a family."""
+
+    def __init__(self, keys: list[str], make):
+        self._keys, self._make, self._made = keys, make, {}
+
+    def __getitem__(self, key: str) -> DataFrame:
+        if key not in self._made:
+            if key not in self._keys:
+                raise KeyError(key)
+            self._made[key] = self._make(key)
+        return self._made[key]
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 def series(ledger: DataFrame | Mapping[str, DataFrame], components: list[Component], first: dt.date,
