@@ -393,6 +393,14 @@ def touching_before(ledger: DataFrame, components: list[Component], day: dt.date
     return ledger.where(F.col("event_day").isin(days(components)) & (F.col("known_day") < F.lit(day)) & own_days)
 
 
+def _counts_on_sql(c: Component, x: dt.date) -> str:
+    """SQL: a ledger row counts towards component `c` on date x (inside its window, and known)."""
+    inside = f"greatest(date_add(event_day, {c.start}), known_day) <= DATE'{x.isoformat()}'"
+    if c.end is not None:
+        inside += f" AND DATE'{x.isoformat()}' < date_add(event_day, {c.end})"
+    return f"({inside})"
+
+
 def advance(previous: Totals, ledger: DataFrame, components: list[Component], day: dt.date) -> Totals:
     """Totals on `day` from the totals of the day before (`previous`) and the ledger rows touching
     `day` (any superset of them will do). Each family is aggregated on its own columns only (narrow
@@ -407,15 +415,7 @@ def advance(previous: Totals, ledger: DataFrame, components: list[Component], da
         # value where the row starts counting that day, minus it where it stops.
         deltas = []
         for c in comps:
-            enter = f"greatest(date_add(event_day, {c.start}), known_day)"
-
-            def counts_on(x: dt.date, enter=enter, c=c) -> str:
-                inside = f"{enter} <= DATE'{x.isoformat()}'"
-                if c.end is not None:
-                    inside += f" AND DATE'{x.isoformat()}' < date_add(event_day, {c.end})"
-                return f"({inside})"
-
-            now, before = counts_on(day), counts_on(prev_day)
+            now, before = _counts_on_sql(c, day), _counts_on_sql(c, prev_day)
             change = (f"CASE WHEN {now} AND NOT {before} THEN `{c.name}` "
                       f"WHEN NOT {now} AND {before} THEN -`{c.name}` END")
             deltas.append(f"CAST(coalesce({change}, 0) AS {c.dtype.simpleString()}) AS `{c.name}`")

@@ -88,8 +88,8 @@ class Project:
             (definition,) = stored.validation_definitions
             if definition.suite.meta.get(FINGERPRINT) == fingerprint:
                 return stored
-        except Exception:  # noqa: BLE001 - absent or unreadable: registered again below
-            pass
+        except Exception as e:  # noqa: BLE001 - absent or unreadable: registered again below
+            log.debug("registering %s again: %s", suite.name, e)
         gx_suite = self.context.suites.add_or_update(
             gx.ExpectationSuite(name=suite.name, expectations=expectations, meta={FINGERPRINT: fingerprint}))
         definition = self.context.validation_definitions.add_or_update(
