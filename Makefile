@@ -47,7 +47,8 @@ test-fast: setup
 
 submit: setup
 	PYSPARK_PYTHON=$(VENV)/python PYSPARK_DRIVER_PYTHON=$(VENV)/python \
-	$(VENV)/spark-submit --jars "$$($(VENV)/tradelake jars)" jobs/$(JOB).py $(ARGS)
+	$(VENV)/spark-submit --jars "$$($(VENV)/tradelake jars)" --driver-class-path "$$($(VENV)/tradelake jars --local-fs)" \
+	  jobs/$(JOB).py $(ARGS)
 
 # Scales: S = 200k transactions / 90 days (default), M = 1M / 365 days, L = 10M / 365 days
 # (lib/tradelake/bench.py). Data is generated once per scale and seed under ./bench-data and reused.

@@ -175,7 +175,7 @@ def test_tasks_ship_the_package_and_jars_on_the_configured_connection(daily, tmp
         assert t.env_vars["PYSPARK_PYTHON"] == t.env_vars["PYSPARK_DRIVER_PYTHON"] == sys.executable
         assert t.env_vars["TRADELAKE_PROJECT_ROOT"] == str(osup.ROOT)
         assert t._driver_memory == s.spark.driver_memory
-        assert t.conf == osup.SUBMIT_CONF  # conf/test.yaml
+        assert t.conf == {**osup.SUBMIT_CONF, **submit.local_fs_classpath(s)}  # conf/test.yaml
     # the connection, and everything else, comes from the configuration
     other = dags.build_daily_dag(load_settings("test", overrides=["airflow.spark_conn_id=spark_yarn",
                                                                   "airflow.retries=5", "airflow.py_files=/opt/tl.zip"]))
@@ -224,7 +224,9 @@ def test_the_lists_a_dag_file_keeps_agree_with_the_package():
     from tradelake.spark import FIXED_CONF
 
     default = submit.submission(load_settings("local"), "silver", ["--date", "2026-01-05"])
-    assert default.conf == {"spark.driver.extraJavaOptions": FIXED_CONF["spark.driver.extraJavaOptions"]}
+    local_fs = jars.local_fs_jar(s.jars_cache)  # on the driver's classpath, for a local master (tradelake.spark)
+    assert default.conf == {"spark.driver.extraJavaOptions": FIXED_CONF["spark.driver.extraJavaOptions"],
+                            **({"spark.driver.extraClassPath": str(local_fs)} if local_fs.is_file() else {})}
 
 
 def test_the_maintenance_dag(maintenance_dag):

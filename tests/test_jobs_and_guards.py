@@ -68,13 +68,16 @@ def test_spark_submit_runs_the_jobs(tmp_path):
     s = settings_for(tmp_path)
     lb.write(s, "fx_rates", D1, [lb.fx("2026-03-02", "USD", "1"), lb.fx("2026-03-02", "EUR", "1.1")])
     lb.write(s, "suppliers", D1, [lb.supplier("S1")])
-    jars = _cli("jars").stdout.strip()
+    jars, local_fs = _cli("jars").stdout.strip(), _cli("jars", "--local-fs").stdout.strip()
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     sets = ["--env", "test", "--set", f"paths.lakehouse={s.lakehouse_root}", "--set", f"paths.landing={s.landing_root}"]
-    for job in ("ingest", "silver"):
-        r = subprocess.run([str(VENV_BIN / "spark-submit"), "--jars", jars, str(ROOT / "jobs" / f"{job}.py"),
-                            "--date", D1.isoformat(), *sets], capture_output=True, text=True, env=env, timeout=600)
+    # as the README and `make submit` do it: ingest with tradelake's local file system, silver without
+    for job, driver_classpath in (("ingest", ["--driver-class-path", local_fs] if local_fs else []), ("silver", [])):
+        r = subprocess.run([str(VENV_BIN / "spark-submit"), "--jars", jars, *driver_classpath,
+                            str(ROOT / "jobs" / f"{job}.py"), "--date", D1.isoformat(), *sets],
+                           capture_output=True, text=True, env=env, timeout=600)
         assert r.returncode == 0, r.stderr[-3000:]
+        assert ("local file system: tradelake.hadoop.NioLocalFileSystem" in r.stdout + r.stderr) == bool(driver_classpath), job
     import deltalake  # read the result without Spark
 
     suppliers = deltalake.DeltaTable(f"{s.lakehouse_root}/silver/suppliers").to_pyarrow_table()

@@ -2,6 +2,7 @@
 
     tradelake setup-jars                          resolve the Delta jars into the local cache (once)
     tradelake jars                                print the cached jar paths (for spark-submit --jars)
+    tradelake jars --local-fs                     the local file system's jar (spark-submit --driver-class-path)
     tradelake config                              print the effective configuration
     tradelake generate [--force]                  write the synthetic landing zone (+ manifest)
     tradelake run ingest|silver|features --date D one job for one day
@@ -60,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     _common(sub.add_parser("setup-jars", help="download the Delta jars into the local cache"))
-    _common(sub.add_parser("jars", help="print the cached Delta jars, comma-separated"))
+    j = sub.add_parser("jars", help="print the cached Delta jars, comma-separated")
+    _common(j)
+    j.add_argument("--local-fs", action="store_true",
+                   help="print tradelake's local file system jar instead (spark-submit --driver-class-path)")
     _common(sub.add_parser("config", help="print the effective configuration"))
 
     g = sub.add_parser("generate", help="write the synthetic landing zone")
@@ -141,9 +145,13 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         return 0
     if args.command == "jars":
-        from tradelake.jars import jar_paths
+        from tradelake.jars import jar_paths, local_fs_jar
 
-        print(",".join(jar_paths(settings.jars_cache)))
+        if args.local_fs:
+            jar = local_fs_jar(settings.jars_cache)
+            print(jar if jar.is_file() else "")
+        else:
+            print(",".join(jar_paths(settings.jars_cache)))
         return 0
     if args.command == "config":
         print(json.dumps(dataclasses.asdict(settings), indent=2, default=str))

@@ -8,7 +8,7 @@ import os
 from pyspark.sql import SparkSession
 
 from tradelake.config import ConfigError, Settings
-from tradelake.jars import jar_paths
+from tradelake.jars import LOCAL_FS_CONF, jar_paths, local_fs_jar
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,13 @@ def session_conf(settings: Settings, extra: dict[str, str] | None = None) -> dic
             conf.pop(key, None)
     elif "spark.jars" not in conf:
         conf["spark.jars"] = ",".join(jar_paths(settings.jars_cache))
+    local_fs = local_fs_jar(settings.jars_cache)
+    if not _under_spark_submit() and conf.get("spark.master", "").startswith("local") and local_fs.is_file():
+        # tradelake.jars: no fork per file created. On the driver's own classpath (Hadoop looks the class up
+        # before --jars are loaded); a file system the caller configured wins.
+        conf["spark.driver.extraClassPath"] = os.pathsep.join(
+            p for p in (conf.get("spark.driver.extraClassPath"), str(local_fs)) if p)
+        conf = {**LOCAL_FS_CONF, **conf}
     return conf
 
 
@@ -152,10 +159,14 @@ def build_session(settings: Settings, extra: dict[str, str] | None = None) -> Sp
         conf = {k: v for k, v in conf.items() if k not in ("spark.hadoop.javax.jdo.option.ConnectionURL",
                                                             "spark.sql.warehouse.dir")}
         conf["spark.sql.catalogImplementation"] = "in-memory"
+    if _under_spark_submit() and _submitted_local_with(LOCAL_FS_CONF["spark.hadoop.fs.file.impl"]):
+        conf = {**LOCAL_FS_CONF, **conf}  # spark-submit put the local file system's jar on the driver's classpath
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.spark.log_level)
+    log.info("local file system: %s", conf.get(
+        "spark.hadoop.fs.file.impl", "Hadoop's (tradelake.jars: its own when built and in local mode)"))
     if _derby(conf):
         # Derby's log goes next to its database, not into the working directory (Derby boots lazily, on
         # the first use of the catalog, after this).
@@ -181,6 +192,25 @@ def _check_delta(spark: SparkSession) -> None:
             "Delta Lake classes are not on Spark's classpath. With spark-submit, pass the jars: "
             'spark-submit --jars "$(tradelake jars)" ... (see README).'
         ) from e
+
+
+def _submitted_local_with(class_name: str) -> bool:
+    """Whether spark-submit's driver JVM (running, its SparkContext not yet created) is in local mode and has
+    the class on its own classpath (submit.submission puts the local file system's jar there)."""
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()
+    if not SparkConf().get("spark.master", "").startswith("local"):
+        return False  # executors elsewhere would not have the class
+    jvm = SparkContext._jvm
+    try:
+        jvm.java.lang.Class.forName(class_name, False, jvm.java.lang.ClassLoader.getSystemClassLoader())
+    except Exception:  # noqa: BLE001 - py4j wraps the ClassNotFoundException
+        return False
+    # spark-submit already opened Hadoop's local file system (resolving --jars and --py-files), and Hadoop
+    # caches one per scheme: closed, the next one is opened with the session's settings.
+    jvm.org.apache.hadoop.fs.FileSystem.closeAll()
+    return True
 
 
 def _under_spark_submit() -> bool:

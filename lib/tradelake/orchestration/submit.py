@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tradelake import config
 from tradelake.config import Settings
+from tradelake.jars import local_fs_jar
 
 # The sources, parents first (tradelake.contracts.SOURCE_ORDER), and the gold tables (tradelake.tables.GOLD):
 # repeated here because those modules import pyspark, which a DAG file must not (a test checks they agree).
@@ -72,6 +73,11 @@ def delta_jars(settings: Settings) -> list[str]:
     return [str(cache / f"delta-spark_{spark_minor}_2.13-{delta}.jar"), str(cache / f"delta-storage-{delta}.jar")]
 
 
+def local_fs_classpath(settings: Settings) -> dict[str, str]:
+    jar = local_fs_jar(settings.jars_cache)
+    return {"spark.driver.extraClassPath": str(jar)} if jar.is_file() else {}
+
+
 def jars(settings: Settings) -> str:
     configured = settings.airflow.jars
     if configured:
@@ -120,8 +126,10 @@ def submission(settings: Settings, job: str, args: list[str], name: str | None =
         py_files=package(settings),
         jars=jars(settings),
         env_vars=env,
-        # Likewise the driver JVM's options: the zone every tradelake session has (tradelake.spark.FIXED_CONF).
-        conf={"spark.driver.extraJavaOptions": "-Duser.timezone=UTC", **settings.airflow.spark_conf},
+        # Likewise the driver JVM's options: the zone every tradelake session has (tradelake.spark.FIXED_CONF),
+        # and tradelake's local file system on its classpath when it was built (a local-mode job uses it).
+        conf={"spark.driver.extraJavaOptions": "-Duser.timezone=UTC", **local_fs_classpath(settings),
+              **settings.airflow.spark_conf},
         # Under spark-submit the driver's JVM starts before the job reads its configuration: the driver
         # memory has to be given to spark-submit.
         driver_memory=settings.spark.driver_memory,
