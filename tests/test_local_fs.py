@@ -8,7 +8,6 @@ import shutil
 import stat
 
 import pytest
-
 from tradelake import jars
 from tradelake.config import load_settings
 

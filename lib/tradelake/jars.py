@@ -23,9 +23,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-import zipfile
 import urllib.error
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,15 +123,15 @@ def build_local_fs_jar(cache_dir: str) -> Path | None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as classes:
         out = subprocess.run([javac, "--release", "17", "-nowarn", "-cp", hadoop[0], "-d", classes,
-                              *map(str, _java_sources())], capture_output=True, text=True)
+                              *map(str, _java_sources())], capture_output=True, text=True, check=False)
         if out.returncode != 0:
             raise JarsError(f"compiling tradelake's local file system failed:\n{out.stdout}{out.stderr}")
         # Write then rename, so a concurrent or interrupted build never leaves a partial jar.
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as tmp:
-            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as jar:
-                jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nCreated-By: tradelake\n")
-                for cls in sorted(Path(classes).rglob("*.class")):
-                    jar.write(cls, cls.relative_to(classes).as_posix())
+        with (tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as tmp,
+              zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as jar):
+            jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nCreated-By: tradelake\n")
+            for cls in sorted(Path(classes).rglob("*.class")):
+                jar.write(cls, cls.relative_to(classes).as_posix())
         os.replace(tmp.name, target)
     return target
 
