@@ -23,6 +23,7 @@ from types import SimpleNamespace
 import pytest
 
 import orchestration_support as osup
+from conftest import INTERPRETED
 from tradelake.config import load_settings
 from tradelake.orchestration import dags, submit
 
@@ -446,7 +447,9 @@ def daily_run(spark, orchestration_landing, tmp_path_factory):
             TRADELAKE__QUALITY__BUILD_DATA_DOCS="true",  # the maintenance test prunes their pages
             TRADELAKE__AIRFLOW__RETRY_DELAY_MINUTES="0.02",
             TRADELAKE__AIRFLOW__JARS=",".join([*submit.delta_jars(load_settings("test")), str(hold_jar)]),
-            TRADELAKE__AIRFLOW__SPARK_CONF=json.dumps({**test_conf, "spark.delta.logStore.file.impl": HOLD_LOGSTORE}),
+            # interpreted, as the tests' own session (tests/conftest.py): the cluster test and the jobs test
+            # spark-submit with code generation
+            TRADELAKE__AIRFLOW__SPARK_CONF=json.dumps({**test_conf, **INTERPRETED, "spark.delta.logStore.file.impl": HOLD_LOGSTORE}),
             TRADELAKE_HOLD_COMMIT=",".join(KILLED.values()),
             TRADELAKE_HOLD_DIR=str(root / "held"),
             AIRFLOW_CONN_TRADELAKE_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),

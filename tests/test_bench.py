@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import INTERPRETED
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +24,9 @@ def bench(tmp_path_factory):
     t0 = time.monotonic()
     out = subprocess.run(
         [sys.executable, "-m", "tradelake.bench", "--scale", "tiny", "--env", "test", "--work", str(root / "work"),
-         "--set", f"paths.lakehouse={main_lakehouse}"],
+         "--set", f"paths.lakehouse={main_lakehouse}",
+         # the report's consistency is checked here, not its speed: interpreted, as the tests' own session
+         *(f"--set=spark.conf.{k}={v}" for k, v in INTERPRETED.items())],
         capture_output=True, text=True, env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}, timeout=1800,
     )
     wall = time.monotonic() - t0

@@ -180,6 +180,12 @@ def spark_sql_command(settings: Settings, args: list[str] | tuple[str, ...] = ()
         log_file = f"-Dderby.stream.error.file={derby_dir(settings)}/derby.log"
         conf["spark.driver.extraJavaOptions"] = f"{conf.get('spark.driver.extraJavaOptions', '')} {log_file}".strip()
     conf.setdefault("spark.log.level", settings.spark.log_level)
+    # Delta answers min/max of a DATE (or TIMESTAMP) column from its file statistics, as java.time values
+    # (spark.databricks.delta.optimizeMetadataQuery); the shell prints results with Spark's java.sql API unless
+    # told otherwise, and fails on them (ClassCastException: LocalDate cannot be cast to java.sql.Date). The
+    # java.time API prints every date and timestamp the same, for what Delta answers and what Spark computes.
+    # pyspark sessions and the notebooks are unaffected (Python gets datetime values either way).
+    conf.setdefault("spark.sql.datetime.java8API.enabled", "true")
     cmd = [os.path.join(_find_spark_home(), "bin", "spark-sql")]
     for key, value in conf.items():
         cmd += ["--conf", f"{key}={value}"]
