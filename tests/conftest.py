@@ -18,7 +18,7 @@ import pytest
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
-from tradelake.config import Settings, load_settings  # noqa: E402
+from tradelake.config import Settings, load_settings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # CI (.ci/run) sets this: there, a missing ../shared is a failure, not a skip.

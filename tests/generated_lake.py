@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from pyspark.sql import functions as F
-
 from conftest import settings_for
+from pyspark.sql import functions as F
 from tradelake import runner, tables
 from tradelake.config import Settings
 

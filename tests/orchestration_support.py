@@ -177,7 +177,7 @@ def assert_same_rows(left, right, what: str, rel_tol: float = 1e-9) -> None:
     keys = [c for c in left.columns if c not in doubles]
     n_left, n_right = left.count(), right.count()
     assert n_left == n_right, f"{what}: {n_left} rows != {n_right}"
-    by_key = lambda df: df.groupBy(*keys).count()  # noqa: E731
+    by_key = lambda df: df.groupBy(*keys).count()
     assert by_key(left).exceptAll(by_key(right)).count() == 0 and by_key(right).exceptAll(by_key(left)).count() == 0, \
         f"{what}: the rows (all but their doubles) differ"
     if not doubles:

@@ -8,7 +8,6 @@ import hashlib
 from decimal import Decimal
 
 from pyspark.sql import DataFrame, SparkSession
-
 from tradelake import tables
 from tradelake.gold.compute import Silver
 

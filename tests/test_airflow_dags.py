@@ -20,9 +20,8 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 import orchestration_support as osup
+import pytest
 from conftest import INTERPRETED
 from tradelake.config import load_settings
 from tradelake.orchestration import dags, submit
@@ -97,7 +96,9 @@ def test_parsing_the_dags_imports_no_spark_and_is_quick(tmp_path):
 # The daily DAG's structure
 # -------------------------------------------------------------------------------------------------
 def test_the_daily_task_graph(daily):
-    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+    from airflow.providers.apache.spark.operators.spark_submit import (
+        SparkSubmitOperator,
+    )
 
     assert set(daily.task_dict) == set(INGEST + PIPELINE)
     assert all(isinstance(t, SparkSubmitOperator) for t in daily.tasks)
@@ -142,8 +143,8 @@ def test_dates_come_from_the_data_interval(daily):
     (or backfilled) run's ds is the start of its interval - the day it processes - and the run starts only
     once that day is over. Nothing refers to the time the task happens to run."""
     from airflow.sdk import CronDataIntervalTimetable
-    from airflow.timetables.base import TimeRestriction
     from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
 
     for t in daily.tasks:
         args = t.application_args
@@ -202,7 +203,6 @@ def test_the_submissions_are_what_the_tests_run(daily):
 
 def test_gold_tables_are_published_as_assets(daily):
     from airflow.sdk import Asset
-
     from tradelake import tables
 
     publish = daily.task_dict["publish"]
@@ -255,7 +255,7 @@ def test_prune_gx_keeps_the_configured_days_of_validation_results(tmp_path):
     pages = Path(s.data_docs_dir) / "validations"
     ages = {40: "gold/supplier_scorecard", 31: "gold/supplier_scorecard/daily", 30: "silver/payments", 0: "silver/payments"}
     for age, suite in ages.items():
-        when = dt.datetime.combine(day - dt.timedelta(days=age), dt.time(23, 59), dt.timezone.utc)
+        when = dt.datetime.combine(day - dt.timedelta(days=age), dt.time(23, 59), dt.UTC)
         stamp = when.strftime("%Y%m%dT%H%M%S.%fZ")
         for base, ext in ((results, "json"), (pages, "html")):
             run = base / suite / f"validate-{age}" / stamp
@@ -504,7 +504,6 @@ def _readable_history(spark, path: str) -> list[int]:
 @pytest.mark.slow
 def test_airflow_dags_test_runs_the_daily_pipeline_and_produces_gold(spark, daily_run, tmp_path_factory):
     from pyspark.sql import functions as F
-
     from tradelake import tables
 
     assert "error" not in daily_run.killed, daily_run.killed["error"]
@@ -544,7 +543,6 @@ def test_airflow_dags_test_runs_the_daily_pipeline_and_produces_gold(spark, dail
 @pytest.mark.slow
 def test_silver_killed_inside_its_merge_then_retried_by_airflow(spark, daily_run):
     from pyspark.sql import functions as F
-
     from tradelake import tables
     from tradelake.contracts import SOURCE_ORDER
 
@@ -606,7 +604,7 @@ def test_publish_killed_inside_the_gold_write_then_retried_by_airflow(spark, dai
 def _old_run(results_dir: Path, days_ago_of: dt.date, days: int) -> Path:
     """A copy of a validation result with a run time `days` before the date (GX's folder layout)."""
     run_dir = next(p for p in results_dir.rglob("*") if p.is_dir() and osup_run_time(p.name))
-    when = dt.datetime.combine(days_ago_of - dt.timedelta(days=days), dt.time(12), dt.timezone.utc)
+    when = dt.datetime.combine(days_ago_of - dt.timedelta(days=days), dt.time(12), dt.UTC)
     old = run_dir.parent.parent / "validate-old" / when.strftime("%Y%m%dT%H%M%S.000000Z")
     shutil.copytree(run_dir, old)
     return old
@@ -623,7 +621,6 @@ def test_maintenance_optimizes_vacuums_reports_and_prunes(spark, daily_run, tmp_
     import deltalake
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
-
     from tradelake import tables
     from tradelake.config import ConfigError
     from tradelake.orchestration import maintenance

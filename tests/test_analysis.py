@@ -7,7 +7,6 @@ import random
 
 import pandas as pd
 import pytest
-
 from tradelake import analysis
 
 LN3, LN5 = math.log(3), math.log(5)

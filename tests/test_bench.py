@@ -105,7 +105,7 @@ def test_the_early_step_is_on_a_day_with_about_the_last_days_new_data():
     from tradelake.bench import pick_early_day
 
     first, last = dt.date(2026, 1, 1), dt.date(2026, 1, 31)  # candidates: day 3 .. day 10 (a third)
-    day = lambda i: first + dt.timedelta(days=i)  # noqa: E731
+    day = lambda i: first + dt.timedelta(days=i)
     ramp = {day(i): 10 * i for i in range(31)} | {last: 100}
     assert pick_early_day(ramp, first, last, 3) == day(9)          # the first with >= 90
     assert pick_early_day(ramp | {day(5): 95}, first, last, 3) == day(5)

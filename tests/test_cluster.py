@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 import orchestration_support as osup
+import pytest
 from tradelake import tables
 from tradelake.config import load_settings
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
-
 from tradelake.crosscheck.duckdb_features import compute_features
 
 D = dt.date(2026, 6, 30)  # a Tuesday; the default as-of date of these tests
@@ -54,7 +53,7 @@ SCHEMAS = {
 def ts(value: str) -> dt.datetime:
     """'2026-06-01' or '2026-06-01T08:00' (UTC)."""
     t = dt.datetime.fromisoformat(value)
-    return t.replace(tzinfo=dt.timezone.utc)
+    return t.replace(tzinfo=dt.UTC)
 
 
 def day(value: str | dt.date) -> dt.date:

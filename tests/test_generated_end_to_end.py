@@ -9,10 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
-from pyspark.sql import functions as F
-
 from conftest import settings_for
 from generated_lake import FIRST, LAST
+from pyspark.sql import functions as F
 from tradelake import runner, tables
 from tradelake.contracts import SOURCE_ORDER, SOURCES
 from tradelake.generate import generate

@@ -14,10 +14,9 @@ import datetime as dt
 import math
 
 import pytest
+import silver_builder as sb
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
-
-import silver_builder as sb
 from tradelake.gold.compute import compute_range
 
 D = dt.date(2026, 6, 30)

@@ -12,9 +12,12 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
-
 from tradelake.gold import ledger, supplier_scorecard
-from tradelake.gold.common import held_histogram_quantiles, histogram_quantiles, sums_by_date
+from tradelake.gold.common import (
+    held_histogram_quantiles,
+    histogram_quantiles,
+    sums_by_date,
+)
 from tradelake.gold.compute import COMPONENTS, LEDGER_SCHEMA
 
 DAY = dt.date(2026, 6, 30)
@@ -96,7 +99,7 @@ def test_sums_from_held_values_equal_those_computed_on_every_date(spark, by):
     family = supplier_scorecard._by_name["buyer_gmv_usd_90d"].family
     totals = ledger.series(rows, COMPONENTS, DAY - dt.timedelta(days=60), DAY)
     every_date = ledger.Totals({f: totals.of(f) for f in ledger.families(COMPONENTS)})
-    sums = lambda: {"positive": F.when(F.col("buyer_orders_90d") > 0, 1).otherwise(0),  # noqa: E731
+    sums = lambda: {"positive": F.when(F.col("buyer_orders_90d") > 0, 1).otherwise(0),
                     "squares": F.col("buyer_gmv_usd_90d") * F.col("buyer_gmv_usd_90d"),
                     "total": F.col("buyer_net_sales_usd_180d")}
     expected = sums_by_date(every_date, family, by, sums())

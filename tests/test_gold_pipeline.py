@@ -15,9 +15,8 @@ import math
 
 import pandas as pd
 import pytest
-from pyspark.sql import functions as F
-
 from generated_lake import FIRST, GOLD, LAST, MID, TRANSACTIONS, gold_slice
+from pyspark.sql import functions as F
 from tradelake import runner, tables
 from tradelake.crosscheck.duckdb_features import compute_features
 from tradelake.gold import compute

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import landing_builder as lb
 import pytest
 from chispa import assert_df_equality
-from pyspark.sql import functions as F
-
-import landing_builder as lb
 from conftest import settings_for
+from pyspark.sql import functions as F
 from tradelake import runner, tables
 from tradelake.contracts import SOURCE_ORDER
 from tradelake.silver.versions import as_of
@@ -104,7 +103,7 @@ def test_exact_duplicate_is_counted_not_loaded(spark, one_pass):
 def test_supplier_scd2_history(spark, one_pass):
     h = tables.read(spark, one_pass, tables.silver("suppliers")).select(
         "supplier_id", "tier", "valid_from", "valid_to", "is_current", "_known_date")
-    ts = lambda s: dt.datetime.fromisoformat(s)  # noqa: E731  (session time zone is UTC)
+    ts = lambda s: dt.datetime.fromisoformat(s)
     expected = spark.createDataFrame([
         ("S1", "A", ts("2026-03-02 09:00:00"), ts("2026-03-03 09:00:00"), False, D1),
         ("S1", "B", ts("2026-03-03 09:00:00"), ts("2026-03-04 09:00:00"), False, D4),

@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import landing_builder as lb
+import pytest
 from conftest import settings_for
 from tradelake import runner, tables
 from tradelake.bronze import LandingFileChanged

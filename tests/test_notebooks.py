@@ -8,7 +8,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # notebook -> the charts (image/png outputs) it must render on that lakehouse, and whether it
 # reads the persistent catalog (a Hive metastore in the lakehouse: the kernel's Spark opens it)

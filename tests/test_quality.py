@@ -10,13 +10,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import landing_builder as lb
 import pytest
 from chispa import assert_approx_df_equality
+from conftest import settings_for
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
-
-import landing_builder as lb
-from conftest import settings_for
 from tradelake import runner, tables
 from tradelake.contracts import SOURCES, TXN_STATUSES
 from tradelake.generate import generate

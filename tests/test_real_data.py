@@ -12,9 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
-from pyspark.sql import functions as F
-
 from olist_lake import OLIST
+from pyspark.sql import functions as F
 from tradelake import tables
 
 CENT = Decimal("0.01")

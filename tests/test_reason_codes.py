@@ -6,12 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import landing_builder as lb
 import pytest
 from chispa import assert_df_equality
-from pyspark.sql import functions as F
-
-import landing_builder as lb
 from conftest import settings_for
+from pyspark.sql import functions as F
 from tradelake import runner, tables
 from tradelake.contracts import REASON_CODES
 

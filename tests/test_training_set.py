@@ -11,7 +11,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from chispa import assert_df_equality
-
 from tradelake import cli, tables
 from tradelake.gold.training import join_labels
 

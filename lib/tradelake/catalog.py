@@ -24,6 +24,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
@@ -165,6 +166,9 @@ def describe(entries: list[Entry]) -> str:
 # -------------------------------------------------------------------------------------------------
 # The Spark SQL shell
 # -------------------------------------------------------------------------------------------------
+SHELL_INIT = Path(__file__).with_name("shell_init.sql")
+
+
 def spark_sql_command(settings: Settings, args: list[str] | tuple[str, ...] = ()) -> list[str]:
     """`spark-sql` on the lakehouse's catalog, with every setting a tradelake session has (Delta, UTC, the
     metastore), starting in the gold schema. args are passed on (e.g. ["-e", "SELECT ..."])."""
@@ -180,16 +184,12 @@ def spark_sql_command(settings: Settings, args: list[str] | tuple[str, ...] = ()
         log_file = f"-Dderby.stream.error.file={derby_dir(settings)}/derby.log"
         conf["spark.driver.extraJavaOptions"] = f"{conf.get('spark.driver.extraJavaOptions', '')} {log_file}".strip()
     conf.setdefault("spark.log.level", settings.spark.log_level)
-    # Delta answers min/max of a DATE (or TIMESTAMP) column from its file statistics, as java.time values
-    # (spark.databricks.delta.optimizeMetadataQuery); the shell prints results with Spark's java.sql API unless
-    # told otherwise, and fails on them (ClassCastException: LocalDate cannot be cast to java.sql.Date). The
-    # java.time API prints every date and timestamp the same, for what Delta answers and what Spark computes.
-    # pyspark sessions and the notebooks are unaffected (Python gets datetime values either way).
-    conf.setdefault("spark.sql.datetime.java8API.enabled", "true")
     cmd = [os.path.join(_find_spark_home(), "bin", "spark-sql")]
     for key, value in conf.items():
         cmd += ["--conf", f"{key}={value}"]
-    return [*cmd, "--database", "gold", *args]
+    # spark-sql turns on the java.time API for dates after reading its --conf, and Delta's min/max of a DATE
+    # from file statistics fails under it: the init file turns it off again (see the file).
+    return [*cmd, "--database", "gold", "-i", str(SHELL_INIT), *args]
 
 
 def stop_jvm(spark: SparkSession) -> None:
