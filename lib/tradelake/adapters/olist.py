@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from functools import reduce
 from pathlib import Path
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -241,17 +243,22 @@ def read_olist_landing(spark: SparkSession, landing_root: str) -> dict | None:
 def write_olist_landing(spark: SparkSession, folder: str, landing_root: str) -> tuple[dt.date, dt.date]:
     """Write the Olist sample as landing files (and <landing>/_olist.json saying so); returns the first and
     last ingest dates of all sources. Writing the same sample again gives the same files."""
+    # Each source's lines made once: the span, write_source's count per day and its write read them (the
+    # records join several CSV files; recomputing them for each made the adapter half again as slow).
     records = olist_records(spark, folder)
-    spans = [records[n].agg(F.min("_ingest_date").alias("lo"), F.max("_ingest_date").alias("hi")) for n in SOURCE_ORDER]
-    span = spans[0]
-    for other in spans[1:]:
-        span = span.unionByName(other)
-    first, last = span.agg(F.min("lo"), F.max("hi")).first()
+    lines = {}
     for name in SOURCE_ORDER:
-        src = SOURCES[name]
         df = records[name].withColumn("_order", F.concat(F.date_format("_event_ts", "yyyyMMddHHmmss"), F.col("_rid")))
-        lines = df.transform(to_lines(src, F.lit(False))).select("_line", "_ingest_date", "_order")
-        write_source(spark, src, lines, set(), landing_root, max_rows_per_file=1_000_000)
+        lines[name] = (df.transform(to_lines(SOURCES[name], F.lit(False))).select("_line", "_ingest_date", "_order")
+                       .persist(StorageLevel.MEMORY_AND_DISK))
+    try:
+        spans = [lines[n].agg(F.min("_ingest_date").alias("lo"), F.max("_ingest_date").alias("hi")) for n in SOURCE_ORDER]
+        first, last = reduce(DataFrame.unionByName, spans).agg(F.min("lo"), F.max("hi")).first()
+        for name in SOURCE_ORDER:
+            write_source(spark, SOURCES[name], lines[name], set(), landing_root, max_rows_per_file=1_000_000)
+    finally:
+        for df in lines.values():
+            df.unpersist()
     fs.write_text(spark, f"{landing_root.rstrip('/')}/{MARKER}",
                   json.dumps({"source": str(folder), "first": first.isoformat(), "last": last.isoformat()}, indent=1))
     return first, last
