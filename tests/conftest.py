@@ -5,8 +5,9 @@ The suite runs on pytest-xdist workers (`make test`: two, `--dist loadgroup`). A
 exists once per worker, so every test that uses a shared lakehouse must run on the worker that built it:
 `pytest_collection_modifyitems` below puts its file in that lakehouse's xdist group, found from the
 fixtures the tests use (nothing to keep by hand). Every other file is a group of its own, so that its
-module-scoped fixtures are built once too. The costly groups are queued first, so that the two workers
-start on them at once (run with `--no-loadscope-reorder`, which keeps this order)."""
+module-scoped fixtures are built once too. The groups are queued longest first (by the last run's times, kept in
+pytest's cache), so that the two workers finish together (run with `--no-loadscope-reorder`, which keeps this
+order)."""
 from __future__ import annotations
 
 import contextlib
@@ -43,9 +44,9 @@ def settings_for(root: Path, *overrides: str) -> Settings:
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """A file goes whole into the group of the first shared lakehouse one of its tests uses (its module
-    fixtures are then built once), else into a group of its own. Order: the costly groups first; inside one,
-    the tests that use its lakehouse first and the others last - xdist hands a worker its next group when
-    two tests of the current one are left, so those two should be quick."""
+    fixtures are then built once), else into a group of its own. Order: the longest groups first (below);
+    inside one, the tests that use its lakehouse first and the others last - xdist hands a worker its next
+    group when two tests of the current one are left, so those two should be quick."""
     shared: dict = {}
     for item in items:
         group = next((g for f, g in SHARED_LAKEHOUSES.items() if f in item.fixturenames), None)
@@ -54,9 +55,49 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(shared.get(item.path, item.path.name)))
+    estimate = _group_seconds(config, items)
+    first_seen: dict = {}
+    for item in items:
+        first_seen.setdefault(_group(item), len(first_seen))
+    items.sort(key=lambda item: (-estimate[_group(item)], first_seen[_group(item)],
+                                 not any(f in item.fixturenames for f in SHARED_LAKEHOUSES)))
+
+
+# How long each group took in the last whole run with the same -m (pytest's cache, .pytest_cache/): the groups
+# are queued longest first, so that the two workers finish together. Without a record (a fresh clone, as CI):
+# the shared lakehouses in SHARED_LAKEHOUSES' order, then the files that build something of their own once
+# (a module-scoped fixture), then the rest.
+GROUP_SECONDS = "tradelake/group_seconds"
+
+
+def _group_seconds(config, items) -> dict:
+    recorded = config.cache.get(f"{GROUP_SECONDS}/{config.option.markexpr or 'all'}", {}) if config.cache else {}
     rank = {g: i for i, g in enumerate(SHARED_LAKEHOUSES.values())}
-    items.sort(key=lambda item: (rank.get(_group(item), len(rank)),
-                                 not any(f in item.fixturenames for f in SHARED_LAKEHOUSES)))  # stable sort
+    estimate: dict = {}
+    for item in items:
+        g = _group(item)
+        module_built = any(d.scope == "module" for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs)
+        guess = 10_000.0 - rank[g] if g in rank else (60.0 if module_built else 1.0)
+        estimate[g] = max(estimate.get(g, 0.0), float(recorded.get(g, guess)))
+    return estimate
+
+
+_ran: dict = {}
+
+
+def pytest_runtest_logreport(report):
+    """(On xdist's controller, where every worker's reports arrive: node ids end in @group.)"""
+    if "@" in report.nodeid:
+        group = report.nodeid.rsplit("@", 1)[1]
+        _ran[group] = _ran.get(group, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    whole = config.args_source == pytest.Config.ArgsSource.TESTPATHS and not config.option.keyword
+    if _ran and whole and config.cache and not hasattr(config, "workerinput"):
+        key = f"{GROUP_SECONDS}/{config.option.markexpr or 'all'}"
+        config.cache.set(key, {**config.cache.get(key, {}), **{g: round(s, 1) for g, s in _ran.items()}})
 
 
 def pytest_collection_finish(session):
