@@ -71,7 +71,8 @@ GROUP_SECONDS = "tradelake/group_seconds"
 
 
 def _group_seconds(config, items) -> dict:
-    recorded = config.cache.get(f"{GROUP_SECONDS}/{config.option.markexpr or 'all'}", {}) if config.cache else {}
+    cache = getattr(config, "cache", None)  # (absent with -p no:cacheprovider)
+    recorded = cache.get(f"{GROUP_SECONDS}/{config.option.markexpr or 'all'}", {}) if cache else {}
     rank = {g: i for i, g in enumerate(SHARED_LAKEHOUSES.values())}
     estimate: dict = {}
     for item in items:
@@ -95,7 +96,7 @@ def pytest_runtest_logreport(report):
 def pytest_sessionfinish(session):
     config = session.config
     whole = config.args_source == pytest.Config.ArgsSource.TESTPATHS and not config.option.keyword
-    if _ran and whole and config.cache and not hasattr(config, "workerinput"):
+    if _ran and whole and getattr(config, "cache", None) and not hasattr(config, "workerinput"):
         key = f"{GROUP_SECONDS}/{config.option.markexpr or 'all'}"
         config.cache.set(key, {**config.cache.get(key, {}), **{g: round(s, 1) for g, s in _ran.items()}})
 
