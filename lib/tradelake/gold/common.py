@@ -63,7 +63,7 @@ def entity_totals(totals: Totals, components: list[Component], entity: str) -> D
     return (
         reduce(DataFrame.unionByName, parts)
         .groupBy("entity_id", "as_of_date")
-        .agg(*[F.coalesce(F.sum(c.name), F.lit(0).cast(c.dtype)).cast(c.dtype).alias(c.name) for c in mine])
+        .agg(*[F.expr(f"CAST(coalesce(sum(`{c.name}`), 0) AS {c.dtype.simpleString()}) AS `{c.name}`") for c in mine])
     )
 
 

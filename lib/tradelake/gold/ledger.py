@@ -175,7 +175,7 @@ def ledger_families(states: DataFrame, fact: str, components: list[Component]) -
             .where(F.col("r").isNotNull())
             .select("family", "entity_id", "sub_key", "event_day", "r.*")
             .groupBy(*LEDGER_FIXED)
-            .agg(*[F.sum(c.name).cast(c.dtype).alias(c.name) for c in comps])
+            .agg(*[F.expr(f"CAST(sum(`{c.name}`) AS {c.dtype.simpleString()}) AS `{c.name}`") for c in comps])
         )
         out[family] = summed.where(_nonzero([c.name for c in comps]))
     return out
@@ -424,7 +424,7 @@ def advance(previous: Totals, ledger: DataFrame, components: list[Component], da
         changes = ledger.where(mine).selectExpr(*fixed, *deltas).where(_nonzero(names))
         before = before_all.where(mine).select(*fixed, *names)
         summed = changes.unionByName(before).groupBy(*fixed).agg(
-            *[F.sum(c.name).cast(c.dtype).alias(c.name) for c in comps])
+            *[F.expr(f"CAST(sum(`{c.name}`) AS {c.dtype.simpleString()}) AS `{c.name}`") for c in comps])
         parts.append(_widen(summed.where(_nonzero(names)), components, fixed))
     wide = reduce(DataFrame.unionByName, parts).select(
         *fixed, F.lit(day).alias("as_of_date"), *[c.name for c in components])
