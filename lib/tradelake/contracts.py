@@ -16,8 +16,8 @@ FX_MISSING, ORPHAN.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -367,13 +367,6 @@ SOURCES: dict[str, Source] = {
     s.name: s for s in (FX_RATES, SUPPLIERS, TRANSACTIONS, PAYMENTS, SHIPMENTS, SHIPMENT_EVENTS)
 }
 SOURCE_ORDER: tuple[str, ...] = tuple(SOURCES)  # parents first: see Parent declarations
-
-
-def source(name: str) -> Source:
-    try:
-        return SOURCES[name]
-    except KeyError:
-        raise KeyError(f"unknown source {name!r}: one of {', '.join(SOURCES)}") from None
 
 
 def _check_order() -> None:

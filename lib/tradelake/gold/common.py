@@ -9,7 +9,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from tradelake.gold.ledger import Component, SubKey, Totals, component_sql, held_dates, overlaps
+from tradelake.gold.ledger import Component, Totals, component_sql, held_dates, overlaps
 
 DOUBLE = T.DoubleType()
 LONG = T.LongType()
@@ -167,6 +167,3 @@ def held_histogram_quantiles(held: DataFrame, qs: dict[str, float], first: dt.da
     return quantiles.join(spans, ["entity_id", "as_of_date"]).where(overlaps("as_of_date", "until", first, last)).select(
         "entity_id", held_dates("as_of_date", "until", first, last).alias("as_of_date"), *qs)
 
-
-def by_sub_entity(name: str, expr) -> SubKey:
-    return SubKey(name, expr)

@@ -139,19 +139,6 @@ def judge_in_context(src: Source, prior: DataFrame, fx_cal: DataFrame | None, pa
     return transform
 
 
-def classify(src: Source, prior: DataFrame, fx_cal: DataFrame | None, parents: DataFrame | None,
-             last_day: dt.date, retry_days: int):
-    """judge_alone then judge_in_context as one transform (the job materialises the intermediate
-    result so that the lookups do not re-derive the batch)."""
-
-    def transform(df: DataFrame) -> DataFrame:
-        return df.transform(judge_alone(src)).transform(
-            judge_in_context(src, prior, fx_cal, parents, last_day, retry_days)
-        )
-
-    return transform
-
-
 def to_silver_rows(src: Source, pii_key: bytes, run_id: str):
     """Accepted records in the silver table's shape (PII hashed, USD amounts, lineage)."""
 
@@ -358,7 +345,7 @@ def run_silver_range(spark: SparkSession, settings: Settings, first: dt.date, la
         }
         log.debug("silver %s %s..%s verdicts: %s", name, first, last, tally)
 
-        def has(retry: bool | None = None, outcome: str | None = None, q: bool | None = None) -> bool:
+        def has(retry: bool | None = None, outcome: str | None = None, q: bool | None = None, tally=tally) -> bool:
             return any(
                 n for (r_, o_, q_), n in tally.items()
                 if (retry is None or r_ == retry) and (outcome is None or o_ == outcome) and (q is None or q_ == q)
@@ -403,7 +390,7 @@ def run_silver_range(spark: SparkSession, settings: Settings, first: dt.date, la
         (log.debug if long_run else log.info)(
             "silver %s %s: read %d, accepted %d, quarantined %d, duplicates %d, orphans retried %d resolved %d",
             a.source, a.ingest_date, *counts)
-        summed[a.source] = [x + y for x, y in zip(summed.get(a.source, [0] * 6), counts)]
+        summed[a.source] = [x + y for x, y in zip(summed.get(a.source, [0] * 6), counts, strict=True)]
     if long_run:
         for source, counts in summed.items():
             log.info("silver %s %s..%s: read %d, accepted %d, quarantined %d, duplicates %d, orphans retried %d "

@@ -38,12 +38,6 @@ def as_of(df: DataFrame, key: list[str] | tuple[str, ...], as_of_date: dt.date |
     )
 
 
-def current(df: DataFrame, key: list[str] | tuple[str, ...], version_column: str = "updated_at") -> DataFrame:
-    """The newest version of each key among everything known."""
-    w = Window.partitionBy(*key).orderBy(F.col(version_column).desc(), F.col("_record_hash").desc())
-    return df.withColumn("__rn", F.row_number().over(w)).where("__rn = 1").drop("__rn")
-
-
 def with_scd2_columns(key: list[str] | tuple[str, ...], version_column: str = "updated_at"):
     """valid_from / valid_to / is_current over all versions of each key in the frame."""
 
