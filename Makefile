@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both set everything up first.
-.PHONY: help setup demo test test-fast submit bench clean dist airflow-init airflow-test airflow-standalone
+.PHONY: help setup demo test test-fast lint submit bench clean dist airflow-init airflow-test airflow-standalone
 
 VENV := .venv/bin
 export SPARK_LOCAL_IP ?= 127.0.0.1
@@ -8,6 +8,7 @@ export GX_ANALYTICS_ENABLED := False
 help:
 	@echo "make demo    set up, generate 30 days of data, build the lakehouse in ./lakehouse, print it"
 	@echo "make test    set up and run the whole test suite"
+	@echo "make lint    ruff over the code (the suite runs it too: tests/test_lint.py)"
 	@echo "make demo-olist   the same on the Olist marketplace sample (../shared/data), in ./lakehouse/olist"
 	@echo "make sql     the Spark SQL shell on the lakehouse's catalog (gold.supplier_scorecard, ...)"
 	@echo "make submit JOB=ingest ARGS='--date 2026-01-05'   run a job through spark-submit"
@@ -40,6 +41,9 @@ sql: setup
 PYTEST_PARALLEL := -n 2 --dist loadgroup --no-loadscope-reorder
 test: setup
 	$(VENV)/python -m pytest $(PYTEST_PARALLEL)
+
+lint: setup
+	$(VENV)/ruff check lib jobs airflow_dags tests scripts
 
 # The inner loop: no end-to-end run, no spark-submit, no cluster.
 test-fast: setup

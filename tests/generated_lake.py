@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 from conftest import settings_for
 from pyspark.sql import functions as F
+
 from tradelake import runner, tables
 from tradelake.config import Settings
 

@@ -11,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 from conftest import SHARED_DATA, settings_for
+
 from tradelake.config import Settings
 
 OLIST = SHARED_DATA / "olist_sample"

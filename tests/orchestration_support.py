@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from conftest import settings_for
+
 from tradelake.config import Settings
 from tradelake.orchestration import submit
 

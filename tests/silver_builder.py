@@ -8,6 +8,7 @@ import hashlib
 from decimal import Decimal
 
 from pyspark.sql import DataFrame, SparkSession
+
 from tradelake import tables
 from tradelake.gold.compute import Silver
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from types import SimpleNamespace
 import orchestration_support as osup
 import pytest
 from conftest import INTERPRETED
+
 from tradelake.config import load_settings
 from tradelake.orchestration import dags, submit
 
@@ -108,7 +110,7 @@ def test_the_daily_task_graph(daily):
         assert daily.task_dict[task_id].downstream_task_ids == {"validate_bronze"}
     # then a chain
     assert daily.task_dict["validate_bronze"].upstream_task_ids == set(INGEST)
-    for before, after in zip(PIPELINE, PIPELINE[1:]):
+    for before, after in itertools.pairwise(PIPELINE):
         assert daily.task_dict[after].upstream_task_ids == {before}, after
     assert daily.task_dict["publish"].downstream_task_ids == set()
     # each task runs its job
@@ -203,6 +205,7 @@ def test_the_submissions_are_what_the_tests_run(daily):
 
 def test_gold_tables_are_published_as_assets(daily):
     from airflow.sdk import Asset
+
     from tradelake import tables
 
     publish = daily.task_dict["publish"]
@@ -504,6 +507,7 @@ def _readable_history(spark, path: str) -> list[int]:
 @pytest.mark.slow
 def test_airflow_dags_test_runs_the_daily_pipeline_and_produces_gold(spark, daily_run, tmp_path_factory):
     from pyspark.sql import functions as F
+
     from tradelake import tables
 
     assert "error" not in daily_run.killed, daily_run.killed["error"]
@@ -543,6 +547,7 @@ def test_airflow_dags_test_runs_the_daily_pipeline_and_produces_gold(spark, dail
 @pytest.mark.slow
 def test_silver_killed_inside_its_merge_then_retried_by_airflow(spark, daily_run):
     from pyspark.sql import functions as F
+
     from tradelake import tables
     from tradelake.contracts import SOURCE_ORDER
 
@@ -621,6 +626,7 @@ def test_maintenance_optimizes_vacuums_reports_and_prunes(spark, daily_run, tmp_
     import deltalake
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
+
     from tradelake import tables
     from tradelake.config import ConfigError
     from tradelake.orchestration import maintenance

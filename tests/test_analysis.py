@@ -7,6 +7,7 @@ import random
 
 import pandas as pd
 import pytest
+
 from tradelake import analysis
 
 LN3, LN5 = math.log(3), math.log(5)
@@ -14,8 +15,8 @@ LN3, LN5 = math.log(3), math.log(5)
 
 def pairwise_auc(scores, labels):
     """The definition: P(score of a defaulter > score of a non-defaulter), ties counting half."""
-    pos = [s for s, y in zip(scores, labels) if y == 1]
-    neg = [s for s, y in zip(scores, labels) if y == 0]
+    pos = [s for s, y in zip(scores, labels, strict=True) if y == 1]
+    neg = [s for s, y in zip(scores, labels, strict=True) if y == 0]
     wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg))
     return wins / (len(pos) * len(neg))
 

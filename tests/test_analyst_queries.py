@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+
 from tradelake import tables
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_data]

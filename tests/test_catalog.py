@@ -16,6 +16,7 @@ import pytest
 from conftest import settings_for
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
+
 from tradelake import catalog, cli, tables
 from tradelake import spark as spark_module
 from tradelake.spark import catalog_conf, session_conf

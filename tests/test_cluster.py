@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import orchestration_support as osup
 import pytest
+
 from tradelake import tables
 from tradelake.config import load_settings
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from tradelake.config import ConfigError, load_settings
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
+
 from tradelake.crosscheck.duckdb_features import compute_features
 
 D = dt.date(2026, 6, 30)  # a Tuesday; the default as-of date of these tests

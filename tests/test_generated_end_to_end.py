@@ -12,6 +12,7 @@ import pytest
 from conftest import settings_for
 from generated_lake import FIRST, LAST
 from pyspark.sql import functions as F
+
 from tradelake import runner, tables
 from tradelake.contracts import SOURCE_ORDER, SOURCES
 from tradelake.generate import generate

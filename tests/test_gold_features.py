@@ -17,6 +17,7 @@ import pytest
 import silver_builder as sb
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
+
 from tradelake.gold.compute import compute_range
 
 D = dt.date(2026, 6, 30)

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
+
 from tradelake.gold import ledger, supplier_scorecard
 from tradelake.gold.common import (
     held_histogram_quantiles,

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from generated_lake import FIRST, GOLD, LAST, MID, TRANSACTIONS, gold_slice
 from pyspark.sql import functions as F
+
 from tradelake import runner, tables
 from tradelake.crosscheck.duckdb_features import compute_features
 from tradelake.gold import compute
@@ -103,7 +104,7 @@ def test_spark_equals_duckdb_feature_by_feature(spark, lake):
             rel = 0.01 if col in QUANTILES else 1e-6
             a = ours[col].astype(object).where(ours[col].notna(), None).tolist()
             b = theirs[col].astype(object).where(theirs[col].notna(), None).tolist()
-            bad = [(i, x, y) for i, (x, y) in enumerate(zip(a, b)) if not _close(x, y, rel)]
+            bad = [(i, x, y) for i, (x, y) in enumerate(zip(a, b, strict=True)) if not _close(x, y, rel)]
             if bad:
                 i, x, y = bad[0]
                 mismatches.append(f"{col}: {len(bad)} of {len(a)} differ, e.g. {dict(ours.loc[i, key])}: {x} vs {y}")

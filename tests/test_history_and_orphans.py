@@ -13,6 +13,7 @@ import pytest
 from chispa import assert_df_equality
 from conftest import settings_for
 from pyspark.sql import functions as F
+
 from tradelake import runner, tables
 from tradelake.contracts import SOURCE_ORDER
 from tradelake.silver.versions import as_of

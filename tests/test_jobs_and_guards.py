@@ -10,6 +10,7 @@ from pathlib import Path
 import landing_builder as lb
 import pytest
 from conftest import settings_for
+
 from tradelake import runner, tables
 from tradelake.bronze import LandingFileChanged
 from tradelake.silver.pipeline import ProcessingOrderError

@@ -8,6 +8,7 @@ import shutil
 import stat
 
 import pytest
+
 from tradelake import jars
 from tradelake.config import load_settings
 

@@ -6,6 +6,7 @@ import hmac
 
 import pytest
 from pyspark.sql import functions as F
+
 from tradelake.config import PiiSettings
 from tradelake.pii import PiiKeyError, hmac_sha256_hex, pseudonymise, resolve_key
 

@@ -16,6 +16,7 @@ from chispa import assert_approx_df_equality
 from conftest import settings_for
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
+
 from tradelake import runner, tables
 from tradelake.contracts import SOURCES, TXN_STATUSES
 from tradelake.generate import generate

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from pyspark.sql import functions as F
+
 from tradelake import analysis, tables
 
 # On the Olist lakehouse (built once per run, shared with test_real_data): two years of every gold table.

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from olist_lake import OLIST
 from pyspark.sql import functions as F
+
 from tradelake import tables
 
 CENT = Decimal("0.01")

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from chispa import assert_df_equality
+
 from tradelake import cli, tables
 from tradelake.gold.training import join_labels
 
@@ -50,8 +51,9 @@ def test_cli_writes_the_join_of_the_gold_tables(spark, lake, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
     got = pq.read_table(out)
-    features = deltalake.DeltaTable(tables.GOLD["buyer_credit_features"].path(lake)).to_pyarrow_dataset()
-    labels = deltalake.DeltaTable(tables.GOLD["buyer_default_labels"].path(lake)).to_pyarrow_dataset()
+    # (read by DuckDB's query below by their names)
+    features = deltalake.DeltaTable(tables.GOLD["buyer_credit_features"].path(lake)).to_pyarrow_dataset()  # noqa: F841
+    labels = deltalake.DeltaTable(tables.GOLD["buyer_default_labels"].path(lake)).to_pyarrow_dataset()  # noqa: F841
     want = duckdb.sql(f"""
         SELECT f.*, l.default_180d, l.label_date
         FROM features f JOIN labels l USING (buyer_id, as_of_date)

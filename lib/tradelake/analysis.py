@@ -153,7 +153,7 @@ def bin_values(values: Iterable, bins: int | Sequence[float] = 10) -> pd.Categor
             raise ValueError(f"edges {edges.tolist()} do not cover the values [{x.min()}, {x.max()}]")
         # bin i holds edges[i] <= x < edges[i+1]; the last bin also holds its upper edge
         names = [f"[{float(lo)!r}, {float(hi)!r}{']' if i == len(edges) - 2 else ')'}"
-                 for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))]
+                 for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))]
         codes[present] = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
     if not present.all():
         names = [*names, "missing"]

@@ -97,7 +97,7 @@ class MemorySampler:
             self.window_peak = max(self.window_peak, value)
             self._stop.wait(self._every)
 
-    def start(self) -> "MemorySampler":
+    def start(self) -> MemorySampler:
         self._thread.start()
         return self
 
@@ -316,7 +316,7 @@ def run_bench(scale_name: str, work: Path, env: str = "local", overrides: list[s
     report = {k: report[k] for k in sorted(report, key=lambda k: _ORDER.index(k) if k in _ORDER else len(_ORDER))}
     report_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=1, default=str)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     (report_dir / f"{stamp}-{scale_name}.json").write_text(text)
     (report_dir / "latest.json").write_text(text)
     report["report_path"] = str(report_dir / "latest.json")
@@ -332,7 +332,7 @@ _ORDER = ["scale", "started_at", "parameters", "machine", "spark", "wall_seconds
 def _pipeline(settings, scale: Scale, timer: Timer, event_log: Path) -> dict:
     import psutil
 
-    from tradelake import runner, tables
+    from tradelake import runner
     from tradelake.generate import generate, read_manifest
     from tradelake.spark import build_session
 
@@ -391,7 +391,7 @@ def _pipeline(settings, scale: Scale, timer: Timer, event_log: Path) -> dict:
         st["publish"].rows_in = st["publish"].rows_out = st["features"].rows_out
         conf = spark.sparkContext.getConf()
         return {
-            "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "parameters": asdict(scale) | {"seed": g.seed, "start_date": first.isoformat()},
             "machine": {"cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
             "spark": {"version": spark.version, "master": conf.get("spark.master"),

@@ -17,9 +17,10 @@ import datetime as dt
 import os
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -214,7 +215,7 @@ class Settings:
     def table_path(self, layer: str, table: str) -> str:
         return f"{self.lakehouse_root.rstrip('/')}/{layer}/{table}"
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
 
@@ -254,7 +255,6 @@ def load_settings(
         _merge_layer(merged, data, Settings, source=str(path), prefix="")
         files_read.append(str(path))
 
-    env_layer: dict[str, Any] = {}
     for var, raw in sorted(environ.items()):
         if not var.startswith(ENV_PREFIX) or raw.strip() == "":
             continue  # an empty variable counts as unset

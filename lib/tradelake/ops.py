@@ -7,8 +7,8 @@ import random
 import time
 import uuid
 from contextlib import contextmanager
-from functools import reduce
 from dataclasses import dataclass
+from functools import reduce
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -26,7 +26,7 @@ class AccountingError(RuntimeError):
 
 
 def new_run_id(job: str, run_date: dt.date) -> str:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     return f"{job}-{run_date.isoformat()}-{stamp}-{uuid.uuid4().hex[:8]}"
 
 
@@ -35,7 +35,7 @@ def run_logged(spark: SparkSession, settings: Settings, job: str, first: dt.date
     """Yields a run id; appends the run's outcome to ops.runs whether it succeeds or fails."""
     last = last or first
     run_id = new_run_id(job, first)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     t0 = time.monotonic()
     status, message = "SUCCEEDED", ""
     try:
@@ -44,7 +44,7 @@ def run_logged(spark: SparkSession, settings: Settings, job: str, first: dt.date
         status, message = "FAILED", f"{type(e).__name__}: {e}"[:2000]
         raise
     finally:
-        row = [(run_id, job, first, last, settings.env, status, started, dt.datetime.now(dt.timezone.utc),
+        row = [(run_id, job, first, last, settings.env, status, started, dt.datetime.now(dt.UTC),
                 round(time.monotonic() - t0, 3), message)]
         try:
             tables.ensure_table(spark, settings, tables.RUNS)
@@ -87,10 +87,15 @@ CONFLICT_RETRIES = 8
 
 
 def retry_on_conflict(write, what: str):
-    from delta.exceptions import (ConcurrentAppendException, ConcurrentDeleteReadException,
-                                  ConcurrentTransactionException, ConcurrentWriteException,
-                                  DeltaConcurrentModificationException, MetadataChangedException,
-                                  ProtocolChangedException)
+    from delta.exceptions import (
+        ConcurrentAppendException,
+        ConcurrentDeleteReadException,
+        ConcurrentTransactionException,
+        ConcurrentWriteException,
+        DeltaConcurrentModificationException,
+        MetadataChangedException,
+        ProtocolChangedException,
+    )
 
     conflicts = (ConcurrentAppendException, ConcurrentDeleteReadException, ConcurrentTransactionException,
                  ConcurrentWriteException, DeltaConcurrentModificationException, MetadataChangedException,
@@ -223,7 +228,7 @@ def count_silver(spark: SparkSession, settings: Settings, first: dt.date, last: 
 
 
 def record_silver(spark: SparkSession, settings: Settings, run_id: str, accounts: list[SourceAccount]) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     rows = [
         ("silver", a.source, a.ingest_date, None, a.records_read, a.accepted, a.quarantined, a.duplicates,
          a.orphans_retried, a.orphans_resolved, a.balanced, run_id, now)

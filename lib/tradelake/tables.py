@@ -269,8 +269,14 @@ FEATURE_DRIFT = TableDef(
 # Gold: the feature snapshots (schemas and comments live with their formulas in tradelake.gold.*)
 # -------------------------------------------------------------------------------------------------
 def _gold_tables() -> tuple[list[TableDef], TableDef, TableDef]:
-    from tradelake.gold import (buyer_credit, buyer_default_labels, compute, lane_performance, supplier_credit,
-                                supplier_scorecard)
+    from tradelake.gold import (
+        buyer_credit,
+        buyer_default_labels,
+        compute,
+        lane_performance,
+        supplier_credit,
+        supplier_scorecard,
+    )
 
     features = [
         TableDef("gold", name, m.SCHEMA, m.DESCRIPTION)

@@ -11,8 +11,8 @@ Every corruption below was chosen to trip exactly its own rule and none earlier 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F

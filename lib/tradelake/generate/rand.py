@@ -6,7 +6,7 @@ whatever the partitioning or the number of executors, and generation runs in par
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F

@@ -19,7 +19,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from tradelake.generate import catalog as C
-from tradelake.generate.rand import Rand, weighted
+from tradelake.generate.rand import Rand
 
 DAY_S = 86400
 
@@ -111,7 +111,7 @@ def order_calendar(spark: SparkSession, p: WorldParams) -> DataFrame:
     for i in sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)[: p.transactions - sum(counts)]:
         counts[i] += 1
     offsets = [sum(counts[:i]) for i in range(len(counts))]
-    return spark.createDataFrame(list(zip(days, counts, offsets)), "day date, n long, first_idx long")
+    return spark.createDataFrame(list(zip(days, counts, offsets, strict=True)), "day date, n long, first_idx long")
 
 
 def fx_rates(spark: SparkSession, rnd: Rand, p: WorldParams) -> DataFrame:

@@ -7,8 +7,20 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from tradelake.gold import supplier_credit
-from tradelake.gold.common import (DATE, DOUBLE, GROWTH, INT, LONG, NON_NEGATIVE, RATE, STR, exact, feature, ratio,
-                                   sums_by_date)
+from tradelake.gold.common import (
+    DATE,
+    DOUBLE,
+    GROWTH,
+    INT,
+    LONG,
+    NON_NEGATIVE,
+    RATE,
+    STR,
+    exact,
+    feature,
+    ratio,
+    sums_by_date,
+)
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 
 ORDERS = dict(fact="invoice", entity="buyer_id", on="order_date")

@@ -11,8 +11,15 @@ from dataclasses import dataclass, fields
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from tradelake.gold import (buyer_credit, buyer_default_labels, facts, lane_performance, ledger,
-                            supplier_credit, supplier_scorecard)
+from tradelake.gold import (
+    buyer_credit,
+    buyer_default_labels,
+    facts,
+    lane_performance,
+    ledger,
+    supplier_credit,
+    supplier_scorecard,
+)
 from tradelake.gold.common import entity_totals
 
 COMPONENTS: list[ledger.Component] = (
@@ -32,7 +39,7 @@ class Silver:
     suppliers: DataFrame
     fx_rates: DataFrame
 
-    def visible_by(self, day: dt.date) -> "Silver":
+    def visible_by(self, day: dt.date) -> Silver:
         """Only rows visible at the end of `day` (docs/gold_features.md)."""
         return Silver(**{
             f.name: getattr(self, f.name).where((F.col("_known_date") <= F.lit(day)) & (EVENT_DATE[f.name]() <= F.lit(day)))
@@ -64,7 +71,7 @@ def fact_states(silver: Silver) -> tuple[DataFrame, DataFrame]:
     return invoices, shipments
 
 
-def ledger_families_of(invoices: DataFrame, shipments: DataFrame) -> "dict[str, DataFrame]":
+def ledger_families_of(invoices: DataFrame, shipments: DataFrame) -> dict[str, DataFrame]:
     """The ledger rows, one narrow frame per family (ledger.ledger_families)."""
     return {**ledger.ledger_families(invoices, "invoice", COMPONENTS),
             **ledger.ledger_families(shipments, "shipment", COMPONENTS)}

@@ -8,14 +8,23 @@ its Monday). Transit-time quantiles come from a histogram per lane and week (wit
 """
 from __future__ import annotations
 
-import datetime as dt
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from tradelake.gold.common import (DATE, DOUBLE, LONG, NON_NEGATIVE, RATE, STR, feature, histogram_bin,
-                                   held_histogram_quantiles, histogram_quantiles, ratio)
+from tradelake.gold.common import (
+    DATE,
+    DOUBLE,
+    LONG,
+    NON_NEGATIVE,
+    RATE,
+    STR,
+    feature,
+    held_histogram_quantiles,
+    histogram_bin,
+    histogram_quantiles,
+    ratio,
+)
 from tradelake.gold.facts import LANE_SEP
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 

@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import reduce
-from typing import Callable, Iterable, Mapping
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
@@ -104,7 +104,7 @@ FACT_FILTER: dict[str, Callable[[], Column]] = {
 KEYS = ["family", "entity_id", "sub_key"]
 
 
-def families(components: list[Component]) -> "OrderedDict[str, list[Component]]":
+def families(components: list[Component]) -> OrderedDict[str, list[Component]]:
     out: OrderedDict[str, list[Component]] = OrderedDict()
     for c in components:
         out.setdefault(c.family, []).append(c)
@@ -152,7 +152,7 @@ def component_sql(c: Component, present: bool) -> str:
 LEDGER_FIXED = ["family", "entity_id", "sub_key", "event_day", "known_day"]
 
 
-def ledger_families(states: DataFrame, fact: str, components: list[Component]) -> "OrderedDict[str, DataFrame]":
+def ledger_families(states: DataFrame, fact: str, components: list[Component]) -> OrderedDict[str, DataFrame]:
     """The ledger rows of fact states (facts.py), one narrow frame per family (its own components only):
     each state adds its contribution from its `known_from` and takes it back from its `known_to`. Rows
     that change nothing are dropped."""
@@ -165,9 +165,9 @@ def ledger_families(states: DataFrame, fact: str, components: list[Component]) -
         values = [F.coalesce(c.value().cast(c.dtype), F.lit(0).cast(c.dtype)) for c in comps]
         contributes = FACT_FILTER[fact]() & F.col(c0.entity).isNotNull() & F.col(c0.on).isNotNull() & sub.isNotNull()
         # The state's contribution from known_from on, and taken back from known_to on: one pass.
-        added = F.struct(F.col("known_from").alias("known_day"), *[v.alias(c.name) for v, c in zip(values, comps)])
+        added = F.struct(F.col("known_from").alias("known_day"), *[v.alias(c.name) for v, c in zip(values, comps, strict=True)])
         taken_back = F.when(F.col("known_to").isNotNull(), F.struct(
-            F.col("known_to").alias("known_day"), *[(-v).cast(c.dtype).alias(c.name) for v, c in zip(values, comps)]
+            F.col("known_to").alias("known_day"), *[(-v).cast(c.dtype).alias(c.name) for v, c in zip(values, comps, strict=True)]
         ))
         summed = (
             states.where(contributes)
@@ -189,7 +189,7 @@ def wide_rows(frames: Iterable[DataFrame], components: list[Component]) -> DataF
 # -------------------------------------------------------------------------------------------------
 # Reading the ledger: totals per (family, entity, sub-entity) and as-of date
 # -------------------------------------------------------------------------------------------------
-def _shapes(comps: list[Component]) -> "OrderedDict[tuple[int, int | None], list[Component]]":
+def _shapes(comps: list[Component]) -> OrderedDict[tuple[int, int | None], list[Component]]:
     out: OrderedDict = OrderedDict()
     for c in comps:
         out.setdefault((c.start, c.end), []).append(c)
@@ -238,7 +238,7 @@ class Totals:
         self._dates = dates
 
     @staticmethod
-    def from_held(held: dict[str, DataFrame], first: dt.date, last: dt.date) -> "Totals":
+    def from_held(held: dict[str, DataFrame], first: dt.date, last: dt.date) -> Totals:
         return Totals({f: _explode(df, first, last) for f, df in held.items()}, held=held, dates=(first, last))
 
     def of(self, family: str) -> DataFrame:
@@ -251,7 +251,7 @@ class Totals:
             return None
         return self._held[family], self._dates[0], self._dates[1]
 
-    def checkpoint(self) -> "Totals":
+    def checkpoint(self) -> Totals:
         """Materialised. Held values are checkpointed as such (their dates are generated when read).
         A wide frame goes to Spark's columnar cache rather than a row checkpoint: its rows carry every
         component column, null outside their family, and a row checkpoint (or a shuffle) spends 24 bytes
@@ -269,7 +269,7 @@ class Totals:
         if self._wide is not None:
             self._wide.unpersist()
 
-    def between(self, first: dt.date, last: dt.date) -> "Totals":
+    def between(self, first: dt.date, last: dt.date) -> Totals:
         """Only the as-of dates first..last."""
         if self._held is not None:
             return Totals.from_held(self._held, max(first, self._dates[0]), min(last, self._dates[1]))
@@ -286,7 +286,7 @@ class Totals:
         ])
 
     @staticmethod
-    def from_wide(df: DataFrame, components: list[Component]) -> "Totals":
+    def from_wide(df: DataFrame, components: list[Component]) -> Totals:
         fams = families(components)
 
         def narrow(f: str) -> DataFrame:
@@ -336,7 +336,7 @@ def series(ledger: DataFrame | Mapping[str, DataFrame], components: list[Compone
             leave = F.date_add("event_day", end) if end is not None else F.lit(None).cast("date")
             counts = F.lit(True) if end is None else enter < leave
 
-            def step(day: Column, up: bool) -> Column:
+            def step(day: Column, up: bool, shaped=shaped, comps=comps) -> Column:  # (bound: called in this loop)
                 # Negation, not a product with -1: decimal x integer would round away two decimals.
                 def value(c: Component) -> Column:
                     v = F.coalesce(F.col(c.name), F.lit(0).cast(c.dtype))

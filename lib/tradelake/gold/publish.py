@@ -28,7 +28,7 @@ def check_validated(spark: SparkSession, settings: Settings, first: dt.date, las
     results = tables.read(spark, settings, tables.DQ_RESULTS).where(
         (F.col("layer") == "gold") & (F.col("first_date") == F.lit(first)) & (F.col("last_date") == F.lit(last)))
     problems = []
-    for name, staged in tables.STAGED.items():
+    for staged in tables.STAGED.values():
         version = table_version(spark, settings, staged)
         holds = DeltaTable.forPath(spark, staged.path(settings)).detail().first()["properties"].get(STAGED_PROPERTY)
         if holds != staged_range(first, last):

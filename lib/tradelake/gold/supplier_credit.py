@@ -9,8 +9,20 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from tradelake.gold import facts
-from tradelake.gold.common import (DATE, DOUBLE, GROWTH, INT, LONG, NON_NEGATIVE, RATE, STR, at_most_one, exact, feature,
-                                   ratio)
+from tradelake.gold.common import (
+    DATE,
+    DOUBLE,
+    GROWTH,
+    INT,
+    LONG,
+    NON_NEGATIVE,
+    RATE,
+    STR,
+    at_most_one,
+    exact,
+    feature,
+    ratio,
+)
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 
 ORDERS = dict(fact="invoice", entity="supplier_id", on="order_date")

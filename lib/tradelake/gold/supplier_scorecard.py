@@ -9,8 +9,21 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from tradelake.gold.common import (DATE, DOUBLE, LONG, NON_NEGATIVE, RATE, STR, at_most_one, feature, histogram_bin,
-                                   histogram_quantiles, ratio, sub_totals, sums_by_date)
+from tradelake.gold.common import (
+    DATE,
+    DOUBLE,
+    LONG,
+    NON_NEGATIVE,
+    RATE,
+    STR,
+    at_most_one,
+    feature,
+    histogram_bin,
+    histogram_quantiles,
+    ratio,
+    sub_totals,
+    sums_by_date,
+)
 from tradelake.gold.ledger import Component, SubKey, Totals, window
 
 ORDERS = dict(fact="invoice", entity="supplier_id", on="order_date")           # transactions by order date

@@ -64,7 +64,7 @@ def default_args(settings: Settings) -> dict:
 
 def _start(settings: Settings) -> dt.datetime:
     d = settings.airflow.start_date
-    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc)
+    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC)
 
 
 def _timetable(cron: str):

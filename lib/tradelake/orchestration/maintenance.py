@@ -196,7 +196,7 @@ def report(spark, settings: Settings, day: dt.date) -> list[dict]:
 
     from tradelake import ops
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
 
     def one(t) -> tuple:
         table = DeltaTable.forPath(spark, t.path(settings))
@@ -230,7 +230,7 @@ def prune_gx(settings: Settings, day: dt.date) -> Pruned:
     keep = settings.maintenance.gx_results_keep_days
     if keep < 0:
         raise ConfigError(f"maintenance.gx_results_keep_days must be >= 0, got {keep}")
-    cutoff = dt.datetime.combine(day - dt.timedelta(days=keep), dt.time(0), dt.timezone.utc)
+    cutoff = dt.datetime.combine(day - dt.timedelta(days=keep), dt.time(0), dt.UTC)
     removed, kept = _prune_runs(Path(settings.gx_dir) / "gx" / "uncommitted" / "validations", cutoff)
     pages, _ = _prune_runs(Path(settings.data_docs_dir) / "validations", cutoff)
     result = Pruned(cutoff, removed, kept, pages)
@@ -248,7 +248,7 @@ def _prune_runs(root: Path, cutoff: dt.datetime) -> tuple[int, int]:
             if not m:
                 continue
             dirnames.remove(name)  # a run's folder: nothing to look for inside
-            when = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=dt.timezone.utc)
+            when = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
             if when < cutoff:
                 shutil.rmtree(os.path.join(dirpath, name))
                 removed += 1

@@ -76,7 +76,7 @@ def run_validate(spark: SparkSession, settings: Settings, layer: str, first: dt.
 
     run_id = run_id or ops.new_run_id(f"validate-{layer}", first)
     project = Project(settings)
-    validated_at = dt.datetime.now(dt.timezone.utc)
+    validated_at = dt.datetime.now(dt.UTC)
     by_table: dict[str, list[Suite]] = {}
     for suite in rules.suites(layer, settings):
         by_table.setdefault(suite.table.qualified, []).append(suite)
