@@ -125,17 +125,25 @@ def test_a_volume_drop_is_flagged(spark, clean):
 
 
 @pytest.mark.slow  # generated days through the pipeline
-def test_gold_failing_validation_is_not_published(spark, clean):
+def test_publish_copies_only_what_passed_validation(spark, clean):
     s, _, last = clean
     day = last - dt.timedelta(days=1)
     runner.run_gold(spark, s, day, day)
     gold = tables.GOLD["supplier_scorecard"]
-    published_version = DeltaTable.forPath(spark, gold.path(s)).history(1).first()["version"]
     before = tables.read(spark, s, gold).where(F.col("as_of_date") == F.lit(day)).toPandas()
 
-    runner.run_features(spark, s, day, day)  # recomputed; then a rate goes out of [0, 1] in staging
+    # Recomputed and validated; then a rate goes out of [0, 1] in staging, after the validation: publish copies
+    # the version that passed (versionAsOf), not the one staging holds now.
+    runner.run_features(spark, s, day, day)
+    runner.run_validate(spark, s, "gold", day, day)
     DeltaTable.forPath(spark, tables.STAGED["supplier_scorecard"].path(s)).update(
         F.col("supplier_id") == F.lit(before["supplier_id"].min()), {"otif_rate_90d": F.lit(1.5)})
+    runner.run_publish(spark, s, day, day)
+    published = tables.read(spark, s, gold).where(F.col("as_of_date") == F.lit(day)).toPandas()
+    assert published["otif_rate_90d"].max() <= 1.0 and len(published) == len(before)
+    published_version = DeltaTable.forPath(spark, gold.path(s)).history(1).first()["version"]
+
+    # Validated now, the staged rate fails: nothing is published.
     with pytest.raises(DataQualityError, match="otif_rate_90d"):
         runner.run_validate(spark, s, "gold", day, day)
     failed = tables.read(spark, s, tables.DQ_RESULTS).where(

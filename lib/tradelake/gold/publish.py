@@ -1,7 +1,8 @@
 """`tradelake run publish --date D`: copy the staged gold snapshots of the dates into gold, replacing only
-those dates' slices - and only when the staged tables, exactly as they are now (same Delta version),
-passed `tradelake run validate --layer gold` for the same dates with no failed `fail` expectation.
-Otherwise nothing is written and the previous gold snapshot stays in place."""
+those dates' slices - exactly the staged rows that passed `tradelake run validate --layer gold` for the same
+dates: each staged table is read at the Delta version its latest validation for those dates looked at
+(`versionAsOf`), so that a write to staging after the validation is never published. When that validation
+failed a `fail` expectation, or there is none, nothing is written and the previous gold snapshot stays."""
 from __future__ import annotations
 
 import datetime as dt
@@ -24,38 +25,48 @@ class NotValidated(RuntimeError):
     """The staged snapshots have not passed validation: they are not published."""
 
 
-def check_validated(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date) -> None:
+def check_validated(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date) -> dict[str, int]:
+    """The Delta version of each staged table that passed validation for first..last (its latest validation
+    for those dates); raises NotValidated naming every table that did not."""
     results = tables.read(spark, settings, tables.DQ_RESULTS).where(
         (F.col("layer") == "gold") & (F.col("first_date") == F.lit(first)) & (F.col("last_date") == F.lit(last)))
-    problems = []
-    for staged in tables.STAGED.values():
-        version = table_version(spark, settings, staged)
+    problems, versions = [], {}
+    for name, staged in tables.STAGED.items():
         holds = DeltaTable.forPath(spark, staged.path(settings)).detail().first()["properties"].get(STAGED_PROPERTY)
         if holds != staged_range(first, last):
             problems.append(f"{staged.qualified} holds {holds or 'no features run'}, not the features of "
                             f"{first}..{last}: run features for these dates first")
             continue
-        mine = results.where((F.col("table_name") == staged.qualified) & (F.col("table_version") == version))
+        mine = results.where(F.col("table_name") == staged.qualified)
         latest = mine.agg(F.max("validated_at")).first()[0]
         if latest is None:
-            problems.append(f"{staged.qualified} (version {version}) has not been validated for {first}..{last}")
+            problems.append(f"{staged.qualified} has not been validated for {first}..{last}")
             continue
-        failed = mine.where((F.col("validated_at") == F.lit(latest)) & (F.col("severity") == FAIL) & ~F.col("success"))
+        run = mine.where(F.col("validated_at") == F.lit(latest))
+        version = run.agg(F.max("table_version")).first()[0]
+        failed = run.where((F.col("severity") == FAIL) & ~F.col("success"))
         bad = [f"{r['expectation']}({r['column_name'] or ''})" for r in failed.select("expectation", "column_name").collect()]
         if bad:
             problems.append(f"{staged.qualified} failed validation: {', '.join(bad[:10])}")
+            continue
+        if version != table_version(spark, settings, staged):
+            log.warning("%s changed after its validation for %s..%s: publishing the validated version %d",
+                        staged.qualified, first, last, version)
+        versions[name] = version
     if problems:
         raise NotValidated("gold not published, the previous snapshots stay in place:\n  " + "\n  ".join(problems))
+    return versions
 
 
 def publish(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date) -> None:
-    check_validated(spark, settings, first, last)
+    versions = check_validated(spark, settings, first, last)
     for name, staged in tables.STAGED.items():
         lo, hi = gold_slice(name, first, last)
         where = f"as_of_date >= DATE'{lo.isoformat()}' AND as_of_date <= DATE'{hi.isoformat()}'"
-        rows = tables.read(spark, settings, staged).where(F.col("as_of_date").between(F.lit(lo), F.lit(hi)))
+        rows = (spark.read.format("delta").option("versionAsOf", versions[name]).load(staged.path(settings))
+                .where(F.col("as_of_date").between(F.lit(lo), F.lit(hi))))
         target = tables.GOLD[name]
         tables.ensure_table(spark, settings, target)
         (tables.conform(rows, target).sortWithinPartitions("as_of_date").write.format("delta").mode("overwrite")
          .option("replaceWhere", where).save(target.path(settings)))
-        log.info("published %s %s..%s", target.qualified, lo, hi)
+        log.info("published %s %s..%s (staging version %d)", target.qualified, lo, hi, versions[name])

@@ -49,25 +49,32 @@ def table_version(spark: SparkSession, settings: Settings, table: tables.TableDe
 
 
 def _gold_frames(spark: SparkSession, settings: Settings, name: str, first: dt.date, last: dt.date
-                 ) -> tuple[tables.TableDef, DataFrame, DataFrame]:
+                 ) -> tuple[tables.TableDef, int, DataFrame, DataFrame]:
     from tradelake.gold.job import gold_slice
 
     lo, hi = gold_slice(name, first, last)
-    staged = tables.read(spark, settings, tables.STAGED[name]).where(F.col("as_of_date").between(F.lit(lo), F.lit(hi)))
+    staged_table = tables.STAGED[name]
+    tables.ensure_table(spark, settings, staged_table)
+    # The version recorded is the version read: publish copies exactly that one (tradelake.gold.publish).
+    version = table_version(spark, settings, staged_table)
+    staged = (spark.read.format("delta").option("versionAsOf", version).load(staged_table.path(settings))
+              .where(F.col("as_of_date").between(F.lit(lo), F.lit(hi))))
     published = tables.read(spark, settings, tables.GOLD[name]).where(F.col("as_of_date") < F.lit(lo))
     daily = frames.daily(published.unionByName(staged), "as_of_date", lo, hi, settings.quality.volume_window_days)
-    return tables.STAGED[name], staged, daily
+    return staged_table, version, staged, daily
 
 
 def _frames(spark: SparkSession, settings: Settings, layer: str, table: tables.TableDef, first: dt.date,
-            last: dt.date) -> tuple[tables.TableDef, DataFrame, DataFrame]:
-    """(the table actually read, its rows frame, its daily frame)."""
+            last: dt.date) -> tuple[tables.TableDef, int, DataFrame, DataFrame]:
+    """(the table actually read, its Delta version, its rows frame, its daily frame)."""
     if layer == "gold":
         return _gold_frames(spark, settings, table.name, first, last)
     src = SOURCES[table.name]
     if layer == "bronze":
-        return table, frames.bronze_rows(spark, settings, src, first, last), frames.bronze_daily(spark, settings, src, first, last)
-    return table, frames.silver_rows(spark, settings, src, first, last), frames.silver_daily(spark, settings, src, first, last)
+        rows, daily = frames.bronze_rows(spark, settings, src, first, last), frames.bronze_daily(spark, settings, src, first, last)
+    else:
+        rows, daily = frames.silver_rows(spark, settings, src, first, last), frames.silver_daily(spark, settings, src, first, last)
+    return table, table_version(spark, settings, table), rows, daily
 
 
 def run_validate(spark: SparkSession, settings: Settings, layer: str, first: dt.date, last: dt.date,
@@ -82,8 +89,7 @@ def run_validate(spark: SparkSession, settings: Settings, layer: str, first: dt.
         by_table.setdefault(suite.table.qualified, []).append(suite)
     out: list[dict] = []
     for suites in by_table.values():
-        read, rows, daily = _frames(spark, settings, layer, suites[0].table, first, last)
-        version = table_version(spark, settings, read)
+        read, version, rows, daily = _frames(spark, settings, layer, suites[0].table, first, last)
         rows = rows.cache()
         daily = daily.cache()
         try:
