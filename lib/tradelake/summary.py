@@ -12,7 +12,7 @@ from tradelake.config import Settings
 def _table(rows: list[tuple], header: tuple[str, ...]) -> str:
     cells = [tuple(str(c) for c in header)] + [tuple("" if c is None else str(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    line = lambda r: "  ".join(c.rjust(w) if c.replace(",", "").isdigit() else c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
+    line = lambda r: "  ".join(c.rjust(w) if c.replace(",", "").isdigit() else c.ljust(w) for c, w in zip(r, widths, strict=False))  # noqa: E731
     return "\n".join([line(cells[0]), line(tuple("-" * w for w in widths))] + [line(r) for r in cells[1:]])
 
 
