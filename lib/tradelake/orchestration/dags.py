@@ -142,7 +142,7 @@ def build_daily_dag(settings: Settings | None = None):
 MAINTENANCE_DOC = """
 ### tradelake weekly maintenance
 
-- **optimize**: `OPTIMIZE` every table (staging excepted: publish checks its validated version), Z-ordered by
+- **optimize**: `OPTIMIZE` every table (staging excepted: publish reads its validated version), Z-ordered by
   the columns of `maintenance.zorder_by`, compacting the small files daily runs add.
 - **vacuum**: `VACUUM` every table, keeping `maintenance.vacuum_retention_hours` (never below 168 h, Delta's
   safe default: readers and time travel within a week keep working).
