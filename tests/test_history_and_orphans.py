@@ -145,7 +145,7 @@ def test_accounting_balances_every_day(spark, one_pass):
 
 def _content(spark, settings, table):
     df = tables.read(spark, settings, table)
-    volatile = {"_run_id", "run_id", "resolved_run_id", "_ingested_at", "quarantined_at", "recorded_at", "_source_file"}
+    volatile = {"_run_id", "run_id", "resolved_run_id", "_ingested_at", "quarantined_at", "recorded_at", "_source_file", "_source_file_modified"}
     return df.select(*[c for c in df.columns if c not in volatile])
 
 

@@ -38,13 +38,23 @@ def test_days_must_be_processed_in_order(spark, tmp_path):
 def test_a_landing_file_changed_after_ingest_is_an_error(spark, tmp_path):
     s = settings_for(tmp_path)
     path = lb.write(s, "fx_rates", D1, [lb.fx("2026-03-02", "USD", "1")])
+    original, as_ingested = path.read_bytes(), path.stat()
     runner.run_ingest(spark, s, D1)
-    with open(path, "a") as fh:
+    # rewritten with as many bytes (one digit of the rate), a second later: caught by its modification time
+    text = path.read_text()
+    path.write_text(text.replace("USD,1", "USD,2"))
+    assert len(path.read_text()) == len(text) and path.read_text() != text
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    with pytest.raises(LandingFileChanged, match="landing files changed after they were ingested"):
+        runner.run_ingest(spark, s, D1)
+    with open(path, "a") as fh:  # and grown
         fh.write("2026-03-02,EUR,1.1\n")
     with pytest.raises(LandingFileChanged, match="landing files changed after they were ingested"):
         runner.run_ingest(spark, s, D1)
-    # a new file for the same day is fine
-    path.write_text(path.read_text().splitlines()[0] + "\n2026-03-02,USD,1\n")
+    # a new file for the same day is fine (the changed one put back as it was ingested)
+    path.write_bytes(original)
+    os.utime(path, ns=(as_ingested.st_atime_ns, as_ingested.st_mtime_ns))
     lb.write(s, "fx_rates", D1, [lb.fx("2026-03-02", "EUR", "1.1")], name="part-1")
     assert [r.files_new for r in runner.run_ingest(spark, s, D1, sources=["fx_rates"])] == [1]
 

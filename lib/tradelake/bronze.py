@@ -4,8 +4,8 @@ Every field is kept as a string, an unparseable line is kept with its raw text i
 and columns not in the contract are kept in `_extra_fields` (schema drift is reported, never fatal).
 
 Idempotence is per file: a file already in bronze for its ingest_date is not read again, so re-running
-a day adds nothing. A landing file whose size changed after it was ingested is an error (landing files
-are immutable by contract). Bronze appends are atomic Delta commits, so a crash leaves either all of a
+a day adds nothing. A landing file whose size or modification time changed after it was ingested is an error
+(landing files are immutable by contract). Bronze appends are atomic Delta commits, so a crash leaves either all of a
 run's new files in bronze or none of them.
 """
 from __future__ import annotations
@@ -101,6 +101,7 @@ def _read_csv(spark: SparkSession, src: Source, header_line: str, paths: list[st
         F.col(CORRUPT),
         F.col("_metadata.file_path").alias("_source_file"),
         F.col("_metadata.file_size").alias("_source_file_size"),
+        F.col("_metadata.file_modification_time").alias("_source_file_modified"),
     )
 
 
@@ -111,11 +112,12 @@ def _read_jsonl(spark: SparkSession, src: Source, paths: list[str]) -> DataFrame
         "value",
         F.col("_metadata.file_path").alias("_source_file"),
         F.col("_metadata.file_size").alias("_source_file_size"),
+        F.col("_metadata.file_modification_time").alias("_source_file_modified"),
     )
     # Blank lines separate nothing in JSON Lines and carry no record.
     lines = lines.where(F.trim("value") != "")
     obj = F.expr("try_variant_get(try_parse_json(value), '$', 'map<string,string>')")
-    df = lines.select("value", "_source_file", "_source_file_size", obj.alias("m"))
+    df = lines.select("value", "_source_file", "_source_file_size", "_source_file_modified", obj.alias("m"))
     known = F.array(*[F.lit(n) for n in src.field_names])
     extras = F.map_filter("m", lambda k, v: ~F.array_contains(known, k))
     # Invalid JSON, and valid JSON that is not an object (a bare array or string), cannot be a record.
@@ -126,6 +128,7 @@ def _read_jsonl(spark: SparkSession, src: Source, paths: list[str]) -> DataFrame
         corrupt.alias(CORRUPT),
         "_source_file",
         "_source_file_size",
+        "_source_file_modified",
     )
 
 
@@ -200,14 +203,15 @@ def ingest_source(
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     found = [f for d in days for f in fs.list_files(spark, landing_dir(settings, src.name, d))]
     already = {
-        r["_source_file"]: r["_source_file_size"]
+        r["_source_file"]: (r["_source_file_size"], r["modified_ms"])
         for r in tables.read(spark, settings, table)
         .where(F.col("_ingest_date").between(F.lit(first), F.lit(last)))
-        .select("_source_file", "_source_file_size")
+        .select("_source_file", "_source_file_size", F.unix_millis("_source_file_modified").alias("modified_ms"))
         .distinct()
         .collect()  # one row per landing file of the range: small by construction
     }
-    changed = [f.path for f in found if f.path in already and already[f.path] != f.size]
+    # Size and modification time: a file rewritten with as many bytes is caught too.
+    changed = [f.path for f in found if f.path in already and already[f.path] != (f.size, f.modified_ms)]
     if changed:
         raise LandingFileChanged(
             f"{src.name}: landing files changed after they were ingested: {changed}. "

@@ -57,7 +57,7 @@ def list_files(spark: SparkSession, directory: str) -> list[FileInfo]:
             for e in it:
                 if e.is_file() and not _hidden(e.name):
                     st = e.stat()
-                    out.append(FileInfo("file:" + os.path.abspath(e.path), st.st_size, int(st.st_mtime * 1000)))
+                    out.append(FileInfo("file:" + os.path.abspath(e.path), st.st_size, st.st_mtime_ns // 1_000_000))
         return sorted(out, key=lambda f: f.path)
     fs, p = _fs(spark, directory)
     if not fs.exists(p):

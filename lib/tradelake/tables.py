@@ -61,6 +61,7 @@ BRONZE_META = [
     col("_record_id", STR, "deterministic id of this raw record: hash of file, content and occurrence"),
     col("_source_file", STR, "landing file the record was read from"),
     col("_source_file_size", LONG, "size in bytes of that file when ingested (a changed file is an error)"),
+    col("_source_file_modified", TS, "modification time of that file when ingested (a changed file is an error)"),
     col("_run_id", STR, "ingest run that wrote the record"),
     col("_ingested_at", TS, "when the record was written to bronze (UTC)"),
     col("_ingest_date", DATE, "the landing folder's ingest_date: the day the record arrived"),
