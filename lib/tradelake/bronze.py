@@ -202,16 +202,21 @@ def ingest_source(
     tables.ensure_table(spark, settings, table)
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     found = [f for d in days for f in fs.list_files(spark, landing_dir(settings, src.name, d))]
+    bronze = tables.read(spark, settings, table)
+    modified = (F.unix_millis("_source_file_modified") if "_source_file_modified" in bronze.columns
+                else F.lit(None).cast("long"))  # (a bronze table written before the column was declared)
     already = {
         r["_source_file"]: (r["_source_file_size"], r["modified_ms"])
-        for r in tables.read(spark, settings, table)
+        for r in bronze
         .where(F.col("_ingest_date").between(F.lit(first), F.lit(last)))
-        .select("_source_file", "_source_file_size", F.unix_millis("_source_file_modified").alias("modified_ms"))
+        .select("_source_file", "_source_file_size", modified.alias("modified_ms"))
         .distinct()
         .collect()  # one row per landing file of the range: small by construction
     }
-    # Size and modification time: a file rewritten with as many bytes is caught too.
-    changed = [f.path for f in found if f.path in already and already[f.path] != (f.size, f.modified_ms)]
+    # Size and modification time: a file rewritten with as many bytes is caught too (rows ingested before
+    # bronze kept the time have none: their size alone).
+    changed = [f.path for f in found if f.path in already
+               and already[f.path] != (f.size, f.modified_ms if already[f.path][1] is not None else None)]
     if changed:
         raise LandingFileChanged(
             f"{src.name}: landing files changed after they were ingested: {changed}. "
@@ -229,8 +234,10 @@ def ingest_source(
         # About one file per 256 MiB of landing data, each holding a contiguous run of days (see tables.bronze).
         new_bytes = sum(f.size for f in found if f.path not in already)
         n_files = max(1, -(-new_bytes // (256 << 20)))
+        # mergeSchema: a bronze table written before a column was declared gets it (rows keep their columns:
+        # conform); older rows hold null there.
         rows.repartitionByRange(n_files, "_ingest_date").sortWithinPartitions("_ingest_date").write.format(
-            "delta").mode("append").save(table.path(settings))
+            "delta").mode("append").option("mergeSchema", "true").save(table.path(settings))
         records = _last_commit_rows(spark, table.path(settings))
     log.info("bronze %s %s..%s: %d files found, %d new, %d records", src.name, first, last, len(found), len(new), records)
     return IngestResult(src.name, first, last, len(found), len(new), records)
