@@ -213,10 +213,7 @@ def ingest_source(
         .distinct()
         .collect()  # one row per landing file of the range: small by construction
     }
-    # Size and modification time: a file rewritten with as many bytes is caught too (rows ingested before
-    # bronze kept the time have none: their size alone).
-    changed = [f.path for f in found if f.path in already
-               and already[f.path] != (f.size, f.modified_ms if already[f.path][1] is not None else None)]
+    changed = [f.path for f in found if f.path in already and not _unchanged(already[f.path], f)]
     if changed:
         raise LandingFileChanged(
             f"{src.name}: landing files changed after they were ingested: {changed}. "
@@ -241,6 +238,13 @@ def ingest_source(
         records = _last_commit_rows(spark, table.path(settings))
     log.info("bronze %s %s..%s: %d files found, %d new, %d records", src.name, first, last, len(found), len(new), records)
     return IngestResult(src.name, first, last, len(found), len(new), records)
+
+
+def _unchanged(recorded: tuple[int, int | None], found: fs.FileInfo) -> bool:
+    """Size and modification time as ingested: a file rewritten with as many bytes is caught too. Rows
+    ingested before bronze kept the time have none: their size alone."""
+    size, modified_ms = recorded
+    return size == found.size and modified_ms in (None, found.modified_ms)
 
 
 def _last_commit_rows(spark: SparkSession, path: str) -> int:

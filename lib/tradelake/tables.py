@@ -366,6 +366,11 @@ def read(spark: SparkSession, settings: Settings, table: TableDef) -> DataFrame:
     return spark.read.format("delta").load(path)
 
 
+def read_version(spark: SparkSession, settings: Settings, table: TableDef, version: int) -> DataFrame:
+    """The table as it was at a Delta version (time travel)."""
+    return spark.read.format("delta").option("versionAsOf", version).load(table.path(settings))
+
+
 def conform(df: DataFrame, table: TableDef) -> DataFrame:
     """Select and cast df's columns to exactly the table's schema (fails on a missing column). SQL text:
     one call into the JVM, where a column at a time costs three per field of a wide table."""

@@ -63,8 +63,8 @@ def publish(spark: SparkSession, settings: Settings, first: dt.date, last: dt.da
     for name, staged in tables.STAGED.items():
         lo, hi = gold_slice(name, first, last)
         where = f"as_of_date >= DATE'{lo.isoformat()}' AND as_of_date <= DATE'{hi.isoformat()}'"
-        rows = (spark.read.format("delta").option("versionAsOf", versions[name]).load(staged.path(settings))
-                .where(F.col("as_of_date").between(F.lit(lo), F.lit(hi))))
+        rows = tables.read_version(spark, settings, staged, versions[name]).where(
+            F.col("as_of_date").between(F.lit(lo), F.lit(hi)))
         target = tables.GOLD[name]
         tables.ensure_table(spark, settings, target)
         (tables.conform(rows, target).sortWithinPartitions("as_of_date").write.format("delta").mode("overwrite")

@@ -57,8 +57,8 @@ def _gold_frames(spark: SparkSession, settings: Settings, name: str, first: dt.d
     tables.ensure_table(spark, settings, staged_table)
     # The version recorded is the version read: publish copies exactly that one (tradelake.gold.publish).
     version = table_version(spark, settings, staged_table)
-    staged = (spark.read.format("delta").option("versionAsOf", version).load(staged_table.path(settings))
-              .where(F.col("as_of_date").between(F.lit(lo), F.lit(hi))))
+    staged = tables.read_version(spark, settings, staged_table, version).where(
+        F.col("as_of_date").between(F.lit(lo), F.lit(hi)))
     published = tables.read(spark, settings, tables.GOLD[name]).where(F.col("as_of_date") < F.lit(lo))
     daily = frames.daily(published.unionByName(staged), "as_of_date", lo, hi, settings.quality.volume_window_days)
     return staged_table, version, staged, daily
