@@ -26,11 +26,11 @@ import pytest
 from conftest import INTERPRETED
 
 from tradelake.config import load_settings
+from tradelake.contracts import SOURCE_ORDER
 from tradelake.orchestration import dags, submit
 
 DAG_FOLDER = osup.ROOT / "airflow_dags"
-PIPELINE = ["validate_bronze", "silver", "validate_silver", "features", "validate_gold", "publish"]
-INGEST = [f"ingest.{s}" for s in submit.SOURCES]
+PIPELINE = ["ingest", "validate_bronze", "silver", "validate_silver", "features", "validate_gold", "publish"]
 
 
 def airflow_env(home: Path, **extra: str) -> dict[str, str]:
@@ -102,20 +102,16 @@ def test_the_daily_task_graph(daily):
         SparkSubmitOperator,
     )
 
-    assert set(daily.task_dict) == set(INGEST + PIPELINE)
+    assert set(daily.task_dict) == set(PIPELINE)
     assert all(isinstance(t, SparkSubmitOperator) for t in daily.tasks)
-    # ingest: one task per source, in parallel, nothing upstream
-    for task_id in INGEST:
-        assert daily.task_dict[task_id].upstream_task_ids == set()
-        assert daily.task_dict[task_id].downstream_task_ids == {"validate_bronze"}
-    # then a chain
-    assert daily.task_dict["validate_bronze"].upstream_task_ids == set(INGEST)
+    # a chain: ingest (every source in one job) first, publish last
+    assert daily.task_dict["ingest"].upstream_task_ids == set()
     for before, after in itertools.pairwise(PIPELINE):
         assert daily.task_dict[after].upstream_task_ids == {before}, after
     assert daily.task_dict["publish"].downstream_task_ids == set()
     # each task runs its job
     jobs = {t.task_id: (Path(t.application).name, t.application_args[:-2]) for t in daily.tasks}
-    assert jobs["ingest.payments"] == ("ingest.py", ["--date", "{{ ds }}", "--source", "payments"])
+    assert jobs["ingest"] == ("ingest.py", ["--date", "{{ ds }}"])
     assert jobs["validate_silver"] == ("validate.py", ["--layer", "silver", "--date", "{{ ds }}"])
     assert jobs["features"] == ("features.py", ["--date", "{{ ds }}"])
     assert jobs["publish"] == ("publish.py", ["--date", "{{ ds }}"])
@@ -218,9 +214,7 @@ def test_gold_tables_are_published_as_assets(daily):
 
 def test_the_lists_a_dag_file_keeps_agree_with_the_package():
     from tradelake import jars, tables
-    from tradelake.contracts import SOURCE_ORDER
 
-    assert submit.SOURCES == SOURCE_ORDER
     assert submit.GOLD_TABLES == tuple(tables.GOLD)
     s = load_settings("test")
     assert submit.delta_jars(s) == jars.jar_paths(s.jars_cache)
@@ -514,14 +508,13 @@ def test_airflow_dags_test_runs_the_daily_pipeline_and_produces_gold(spark, dail
     assert daily_run.returncode == 0, osup.tail(daily_run.log, 6000)
     print(f"airflow dags test: {daily_run.seconds:.0f}s")
     # every task succeeded; the two killed ones on Airflow's retry
-    assert _task_states(daily_run.home) == {t: ("success", 2 if t in KILLED else 1) for t in INGEST + PIPELINE}, \
+    assert _task_states(daily_run.home) == {t: ("success", 2 if t in KILLED else 1) for t in PIPELINE}, \
         _errors(daily_run.log)
     s = daily_run.settings
-    # every job ran for the run's day, each ingest for its own source (a killed attempt logs nothing)
+    # every job ran once for the run's day (a killed attempt logs nothing)
     runs = tables.read(spark, s, tables.RUNS).collect()
     assert sorted((r["job"], r["first_date"], r["status"]) for r in runs) == sorted(
-        [("ingest", osup.DAY, "SUCCEEDED")] * len(submit.SOURCES)
-        + [(j, osup.DAY, "SUCCEEDED") for j in ["validate-bronze", "silver", "validate-silver", "features",
+        [(j, osup.DAY, "SUCCEEDED") for j in ["ingest", "validate-bronze", "silver", "validate-silver", "features",
                                                "validate-gold", "publish"]])
     ingest = tables.read(spark, s, tables.ACCOUNTING).where("stage = 'ingest'")
     expected = osup.manifest(daily_run.landing)["per_day"]
@@ -549,7 +542,6 @@ def test_silver_killed_inside_its_merge_then_retried_by_airflow(spark, daily_run
     from pyspark.sql import functions as F
 
     from tradelake import tables
-    from tradelake.contracts import SOURCE_ORDER
 
     assert daily_run.returncode == 0, "the daily run failed"
     k = daily_run.killed["silver"]

@@ -25,11 +25,25 @@ class NotValidated(RuntimeError):
     """The staged snapshots have not passed validation: they are not published."""
 
 
+def _latest_validations(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date) -> dict[str, list]:
+    """Per staged table, the outcome rows of its latest gold validation for first..last (one read; a few
+    dozen rows per table)."""
+    results = tables.read(spark, settings, tables.DQ_RESULTS).where(
+        (F.col("layer") == "gold") & (F.col("first_date") == F.lit(first)) & (F.col("last_date") == F.lit(last))
+        & F.col("table_name").isin([t.qualified for t in tables.STAGED.values()]))
+    latest = results.groupBy("table_name").agg(F.max("validated_at").alias("validated_at"))
+    out: dict[str, list] = {}
+    for r in (results.join(latest, ["table_name", "validated_at"])
+              .select("table_name", "table_version", "severity", "success", "expectation", "column_name").collect()):
+        out.setdefault(r["table_name"], []).append(r)
+    return out
+
+
 def check_validated(spark: SparkSession, settings: Settings, first: dt.date, last: dt.date) -> dict[str, int]:
     """The Delta version of each staged table that passed validation for first..last (its latest validation
-    for those dates); raises NotValidated naming every table that did not."""
-    results = tables.read(spark, settings, tables.DQ_RESULTS).where(
-        (F.col("layer") == "gold") & (F.col("first_date") == F.lit(first)) & (F.col("last_date") == F.lit(last)))
+    for those dates) while staging holds the features run of those dates; raises NotValidated naming every
+    table that did not."""
+    validations = _latest_validations(spark, settings, first, last)
     problems, versions = [], {}
     for name, staged in tables.STAGED.items():
         holds = DeltaTable.forPath(spark, staged.path(settings)).detail().first()["properties"].get(STAGED_PROPERTY)
@@ -37,15 +51,12 @@ def check_validated(spark: SparkSession, settings: Settings, first: dt.date, las
             problems.append(f"{staged.qualified} holds {holds or 'no features run'}, not the features of "
                             f"{first}..{last}: run features for these dates first")
             continue
-        mine = results.where(F.col("table_name") == staged.qualified)
-        latest = mine.agg(F.max("validated_at")).first()[0]
-        if latest is None:
+        run = validations.get(staged.qualified)
+        if not run:
             problems.append(f"{staged.qualified} has not been validated for {first}..{last}")
             continue
-        run = mine.where(F.col("validated_at") == F.lit(latest))
-        version = run.agg(F.max("table_version")).first()[0]
-        failed = run.where((F.col("severity") == FAIL) & ~F.col("success"))
-        bad = [f"{r['expectation']}({r['column_name'] or ''})" for r in failed.select("expectation", "column_name").collect()]
+        version = max(r["table_version"] for r in run)
+        bad = [f"{r['expectation']}({r['column_name'] or ''})" for r in run if r["severity"] == FAIL and not r["success"]]
         if bad:
             problems.append(f"{staged.qualified} failed validation: {', '.join(bad[:10])}")
             continue

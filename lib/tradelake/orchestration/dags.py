@@ -3,8 +3,8 @@ airflow_dags/tradelake_daily.py and airflow_dags/tradelake_maintenance.py are tw
 
 tradelake_daily, one run per day D (catchup runs every missed day, in order, one run at a time):
 
-    ingest.<source> (x6, in parallel) >> validate_bronze >> silver >> validate_silver >> features
-        >> validate_gold >> publish  (-> the gold tables' Assets)
+    ingest >> validate_bronze >> silver >> validate_silver >> features >> validate_gold >> publish
+        (-> the gold tables' Assets)
 
 tradelake_maintenance, weekly: optimize >> vacuum >> report, and prune_gx.
 
@@ -20,7 +20,7 @@ import datetime as dt
 
 from tradelake.config import Settings, load_settings
 from tradelake.orchestration import submit
-from tradelake.orchestration.submit import GOLD_TABLES, SOURCES
+from tradelake.orchestration.submit import GOLD_TABLES
 
 DAILY_DAG_ID = "tradelake_daily"
 MAINTENANCE_DAG_ID = "tradelake_maintenance"
@@ -93,8 +93,8 @@ def spark_task(settings: Settings, task_id: str, job: str, args: list[str], **kw
 DAILY_DOC = """
 ### tradelake daily pipeline
 
-One run per day D (`{{ ds }}`, the start of the run's data interval): landing -> bronze for each source in
-parallel, bronze validated, bronze -> silver, silver validated, silver -> staged gold snapshots of D,
+One run per day D (`{{ ds }}`, the start of the run's data interval): landing -> bronze (every source), bronze
+validated, bronze -> silver, silver validated, silver -> staged gold snapshots of D,
 staged gold validated, then published to gold. A failed validation fails its task: nothing after it runs and
 gold keeps its previous snapshot. Every task is idempotent: a retry (or a cleared task) re-runs it safely.
 
@@ -108,7 +108,7 @@ Each published gold table is an Asset `tradelake.gold.<table>`. Configuration: c
 
 
 def build_daily_dag(settings: Settings | None = None):
-    from airflow.sdk import DAG, TaskGroup
+    from airflow.sdk import DAG
 
     s = settings or load()
     a = s.airflow
@@ -124,9 +124,9 @@ def build_daily_dag(settings: Settings | None = None):
         default_args=default_args(s),
         tags=TAGS,
     ) as dag:
-        with TaskGroup("ingest", tooltip="landing -> bronze, one task per source") as ingest:
-            for source in SOURCES:
-                spark_task(s, source, "ingest", ["--date", DAY, "--source", source])
+        # Every source in one job: a spark-submit costs a JVM and a session (~20 s of a core), more than
+        # ingesting a day of one source; a retry redoes only the files not yet ingested.
+        ingest = spark_task(s, "ingest", "ingest", ["--date", DAY])
         validate_bronze = spark_task(s, "validate_bronze", "validate", ["--layer", "bronze", "--date", DAY])
         # A day's silver verdicts depend on every earlier day: never before the previous day's succeeded.
         silver = spark_task(s, "silver", "silver", ["--date", DAY], depends_on_past=True)

@@ -18,9 +18,8 @@ from tradelake import config
 from tradelake.config import Settings
 from tradelake.jars import local_fs_jar
 
-# The sources, parents first (tradelake.contracts.SOURCE_ORDER), and the gold tables (tradelake.tables.GOLD):
-# repeated here because those modules import pyspark, which a DAG file must not (a test checks they agree).
-SOURCES = ("fx_rates", "suppliers", "transactions", "payments", "shipments", "shipment_events")
+# The gold tables (tradelake.tables.GOLD), the DAG's Assets: repeated here because that module imports
+# pyspark, which a DAG file must not (a test checks they agree).
 GOLD_TABLES = ("supplier_scorecard", "lane_performance", "supplier_credit_features", "buyer_credit_features",
                "buyer_default_labels")
 JOBS = ("ingest", "silver", "features", "validate", "publish", "run_all", "generate", "maintenance")
