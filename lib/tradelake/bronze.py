@@ -75,16 +75,30 @@ def _read_csv(spark: SparkSession, src: Source, header_line: str, paths: list[st
         raise ValueError(f"{src.name}: duplicate column names in the header of {paths[0]}: {header}")
     # The schema is this file's own header, so Spark's header check agrees with it.
     schema = T.StructType([T.StructField(h, T.StringType()) for h in header] + [T.StructField(CORRUPT, T.StringType())])
-    df = (
-        spark.read.schema(schema)
-        .option("header", True)
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", CORRUPT)
-        .csv(paths)
-    )
 
     def column(name: str) -> Column:
         return F.col("`" + name.replace("`", "``") + "`")
+
+    def parsed(files: list[str], rfc4180: bool) -> DataFrame:
+        # RFC 4180: a quote inside a quoted field is doubled, and a quoted field may hold line breaks (which
+        # arrive as \n); CRLF or LF line ends; a byte-order mark before the header is skipped with it.
+        return (spark.read.schema(schema).option("header", True).option("mode", "PERMISSIVE")
+                .option("columnNameOfCorruptRecord", CORRUPT).option("escape", '"')
+                .option("multiLine", rfc4180).csv(files)
+                .select("*", F.col("_metadata.file_path").alias("_source_file"),
+                        F.col("_metadata.file_size").alias("_source_file_size"),
+                        F.col("_metadata.file_modification_time").alias("_source_file_modified")))
+
+    df = parsed(paths, rfc4180=True)
+    # A quote that never closes makes the rest of its file one unparseable record under RFC 4180: such a
+    # file (an unparseable record spanning lines) is read line by line instead, so that it costs one line.
+    # (The condition reads a field beside the corrupt record, in a way the optimizer keeps: Spark refuses a query
+    # of raw CSV that reads that column alone.)
+    spans_lines = F.col(CORRUPT).rlike("[\r\n]") & (F.coalesce(F.length(column(header[0])), F.lit(0)) > -1)
+    broken = [r[0] for r in df.where(spans_lines).select("_source_file").distinct().collect()]
+    if broken:
+        log.warning("%s: unbalanced quotes in %s: read line by line", src.name, broken)
+        df = df.where(~F.col("_source_file").isin(broken)).unionByName(parsed(broken, rfc4180=False))
 
     fields = [
         (column(f.name) if f.name in header else F.lit(None).cast("string")).alias(f.name) for f in src.fields
@@ -95,14 +109,8 @@ def _read_csv(spark: SparkSession, src: Source, header_line: str, paths: list[st
         if extra
         else F.lit(None).cast(T.MapType(T.StringType(), T.StringType()))
     )
-    return df.select(
-        *fields,
-        extras.alias("_extra_fields"),
-        F.col(CORRUPT),
-        F.col("_metadata.file_path").alias("_source_file"),
-        F.col("_metadata.file_size").alias("_source_file_size"),
-        F.col("_metadata.file_modification_time").alias("_source_file_modified"),
-    )
+    return df.select(*fields, extras.alias("_extra_fields"), F.col(CORRUPT), "_source_file", "_source_file_size",
+                     "_source_file_modified")
 
 
 def _read_jsonl(spark: SparkSession, src: Source, paths: list[str]) -> DataFrame:
@@ -114,8 +122,9 @@ def _read_jsonl(spark: SparkSession, src: Source, paths: list[str]) -> DataFrame
         F.col("_metadata.file_size").alias("_source_file_size"),
         F.col("_metadata.file_modification_time").alias("_source_file_modified"),
     )
-    # Blank lines separate nothing in JSON Lines and carry no record.
-    lines = lines.where(F.trim("value") != "")
+    # Blank lines separate nothing in JSON Lines and carry no record; a byte-order mark is not part of the first
+    # (line ends: LF, CRLF or CR, as Spark's text reader splits them).
+    lines = lines.withColumn("value", F.regexp_replace("value", "^\uFEFF", "")).where(F.trim("value") != "")
     obj = F.expr("try_variant_get(try_parse_json(value), '$', 'map<string,string>')")
     df = lines.select("value", "_source_file", "_source_file_size", "_source_file_modified", obj.alias("m"))
     known = F.array(*[F.lit(n) for n in src.field_names])
