@@ -27,6 +27,7 @@ from tradelake.contracts import Source
 
 log = logging.getLogger(__name__)
 CORRUPT = "_corrupt_record"
+CORRUPT_REASON = "_corrupt_reason"
 _SEP = "\u001f"
 
 
@@ -57,7 +58,15 @@ def read_landing_files(spark: SparkSession, src: Source, paths: list[str]) -> Da
         by_header: dict[str, list[str]] = defaultdict(list)
         for p in paths:
             by_header[fs.read_first_line(spark, p)].append(p)
-        frames = [_read_csv(spark, src, header, ps) for header, ps in sorted(by_header.items())]
+        frames = []
+        for header_line, ps in sorted(by_header.items()):
+            header = [h.strip() for h in next(csv.reader(io.StringIO(header_line)), [])]
+            problem = header_problem(src, header)
+            if problem is None:
+                frames.append(_read_csv(spark, src, header, ps))
+            else:
+                log.warning("%s: %s in %s: every line of those files is MALFORMED", src.name, problem, ps)
+                frames.append(_unreadable_files(spark, src, ps, problem))
     elif src.format == "jsonl":
         frames = [_read_jsonl(spark, src, paths)]
     else:
@@ -68,11 +77,36 @@ def read_landing_files(spark: SparkSession, src: Source, paths: list[str]) -> Da
     return out
 
 
-def _read_csv(spark: SparkSession, src: Source, header_line: str, paths: list[str]) -> DataFrame:
-    header = next(csv.reader(io.StringIO(header_line)), [])
-    header = [h.strip() for h in header]
-    if len(set(header)) != len(header):
-        raise ValueError(f"{src.name}: duplicate column names in the header of {paths[0]}: {header}")
+def header_problem(src: Source, header: list[str]) -> str | None:
+    """Why a CSV file's first line cannot be its header, or None. A header names at least one field of the
+    contract (else the file has no header row: its first line is a record), and no column twice."""
+    if not set(header) & set(src.field_names):
+        return "no header row: the first line names no field of the contract"
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        return f"duplicate column names in the header: {', '.join(twice)}"
+    return None
+
+
+def _meta_columns() -> list[Column]:
+    return [F.col("_metadata.file_path").alias("_source_file"), F.col("_metadata.file_size").alias("_source_file_size"),
+            F.col("_metadata.file_modification_time").alias("_source_file_modified")]
+
+
+def _unreadable_files(spark: SparkSession, src: Source, paths: list[str], problem: str) -> DataFrame:
+    """Files whose header cannot be read: every non-blank line, the first included, a record that could not be
+    parsed, with the file's problem as its reason."""
+    lines = spark.read.text(paths).select("value", *_meta_columns()).where(F.trim("value") != "")
+    return lines.select(
+        *[F.lit(None).cast("string").alias(f.name) for f in src.fields],
+        F.lit(None).cast(T.MapType(T.StringType(), T.StringType())).alias("_extra_fields"),
+        F.regexp_replace("value", "^\uFEFF", "").alias(CORRUPT),
+        F.lit(problem).alias(CORRUPT_REASON),
+        "_source_file", "_source_file_size", "_source_file_modified",
+    )
+
+
+def _read_csv(spark: SparkSession, src: Source, header: list[str], paths: list[str]) -> DataFrame:
     # The schema is this file's own header, so Spark's header check agrees with it.
     schema = T.StructType([T.StructField(h, T.StringType()) for h in header] + [T.StructField(CORRUPT, T.StringType())])
 
@@ -84,10 +118,7 @@ def _read_csv(spark: SparkSession, src: Source, header_line: str, paths: list[st
         # arrive as \n); CRLF or LF line ends; a byte-order mark before the header is skipped with it.
         return (spark.read.schema(schema).option("header", True).option("mode", "PERMISSIVE")
                 .option("columnNameOfCorruptRecord", CORRUPT).option("escape", '"')
-                .option("multiLine", rfc4180).csv(files)
-                .select("*", F.col("_metadata.file_path").alias("_source_file"),
-                        F.col("_metadata.file_size").alias("_source_file_size"),
-                        F.col("_metadata.file_modification_time").alias("_source_file_modified")))
+                .option("multiLine", rfc4180).csv(files).select("*", *_meta_columns()))
 
     df = parsed(paths, rfc4180=True)
     # A quote that never closes makes the rest of its file one unparseable record under RFC 4180: such a
@@ -109,19 +140,14 @@ def _read_csv(spark: SparkSession, src: Source, header_line: str, paths: list[st
         if extra
         else F.lit(None).cast(T.MapType(T.StringType(), T.StringType()))
     )
-    return df.select(*fields, extras.alias("_extra_fields"), F.col(CORRUPT), "_source_file", "_source_file_size",
-                     "_source_file_modified")
+    return df.select(*fields, extras.alias("_extra_fields"), F.col(CORRUPT), F.lit(None).cast("string").alias(CORRUPT_REASON),
+                     "_source_file", "_source_file_size", "_source_file_modified")
 
 
 def _read_jsonl(spark: SparkSession, src: Source, paths: list[str]) -> DataFrame:
     # Parsed as VARIANT: numbers keep their exact decimal value (from_json into a string goes through a
     # double and turns 12345678.90 into 1.23456789E7), and unknown keys are kept.
-    lines = spark.read.text(paths).select(
-        "value",
-        F.col("_metadata.file_path").alias("_source_file"),
-        F.col("_metadata.file_size").alias("_source_file_size"),
-        F.col("_metadata.file_modification_time").alias("_source_file_modified"),
-    )
+    lines = spark.read.text(paths).select("value", *_meta_columns())
     # Blank lines separate nothing in JSON Lines and carry no record; a byte-order mark is not part of the first
     # (line ends: LF, CRLF or CR, as Spark's text reader splits them).
     lines = lines.withColumn("value", F.regexp_replace("value", "^\uFEFF", "")).where(F.trim("value") != "")
@@ -135,6 +161,7 @@ def _read_jsonl(spark: SparkSession, src: Source, paths: list[str]) -> DataFrame
         *[F.col("m")[f.name].alias(f.name) for f in src.fields],
         F.when(F.size(extras) > 0, extras).alias("_extra_fields"),
         corrupt.alias(CORRUPT),
+        F.lit(None).cast("string").alias(CORRUPT_REASON),
         "_source_file",
         "_source_file_size",
         "_source_file_modified",

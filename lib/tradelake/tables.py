@@ -58,6 +58,8 @@ class TableDef:
 BRONZE_META = [
     col("_extra_fields", T.MapType(STR, STR), "columns or keys not in the contract (schema drift), kept as read"),
     col("_corrupt_record", STR, "the raw text of a line that could not be parsed; null when it parsed"),
+    col("_corrupt_reason", STR, "why the line could not be parsed when its whole file could not (no header row, "
+        "duplicate header names); null otherwise"),
     col("_record_id", STR, "deterministic id of this raw record: hash of file, content and occurrence"),
     col("_source_file", STR, "landing file the record was read from"),
     col("_source_file_size", LONG, "size in bytes of that file when ingested (a changed file is an error)"),

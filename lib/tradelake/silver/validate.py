@@ -84,7 +84,10 @@ def with_static_checks(src: Source):
     """One `__fail_<CODE>` detail column per check that needs nothing but the record itself."""
 
     def transform(df: DataFrame) -> DataFrame:
-        malformed = F.when(F.col("_corrupt_record").isNotNull(), F.lit("line could not be parsed"))
+        # (bronze written before _corrupt_reason was declared has no file-level reasons)
+        file_reason = F.col("_corrupt_reason") if "_corrupt_reason" in df.columns else F.lit(None).cast("string")
+        malformed = F.when(F.col("_corrupt_record").isNotNull(),
+                           F.coalesce(file_reason, F.lit("line could not be parsed")))
 
         missing_pairs = [
             (~_present(f.name), F.lit(f"{f.name}: required")) for f in src.fields if f.required
